@@ -1,0 +1,265 @@
+// Package invalidator decides when a write becomes visible to the cache: right
+// after an autocommit write returns from the database, and when a transaction
+// commits. It knows nothing of SQL or of database/sql; it is handed tags.
+//
+// Guarantee: when Invalidate (or Tx.Commit) returns, either the store has
+// acknowledged the new versions of every tag, or the tags are recorded as
+// pending in this Invalidator, Blocked reports true for them, and a background
+// retry runs until the store acknowledges them. A reader that consults Blocked
+// before the store therefore never gets an entry older than a write that has
+// returned in this process.
+package invalidator
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Store is what the invalidator needs of a tag store.
+type Store interface {
+	InvalidateTags(ctx context.Context, tags ...string) error
+	InvalidateAll(ctx context.Context) error
+}
+
+// Options tune an Invalidator. The zero value is usable.
+type Options struct {
+	// Timeout bounds one attempt at invalidating (default 2s).
+	Timeout time.Duration
+	// RetryMin and RetryMax bound the backoff between background retries
+	// (defaults 50ms and 5s).
+	RetryMin, RetryMax time.Duration
+	// Logger receives failed attempts (default: discard).
+	Logger *slog.Logger
+}
+
+// Invalidator turns committed writes into tag invalidations. It is safe for
+// concurrent use.
+type Invalidator struct {
+	store Store
+	opt   Options
+
+	npending atomic.Int64 // fast path for Blocked
+	mu       sync.Mutex
+	pending  map[string]struct{}
+	all      bool // an InvalidateAll is pending
+	retrying bool
+	closed   bool
+	wake     chan struct{}
+	done     chan struct{}
+
+	invalidations atomic.Uint64
+	failures      atomic.Uint64
+	retries       atomic.Uint64
+}
+
+// New returns an Invalidator writing to store.
+func New(store Store, opt Options) *Invalidator {
+	if opt.Timeout <= 0 {
+		opt.Timeout = 2 * time.Second
+	}
+	if opt.RetryMin <= 0 {
+		opt.RetryMin = 50 * time.Millisecond
+	}
+	if opt.RetryMax < opt.RetryMin {
+		opt.RetryMax = 5 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Invalidator{store: store, opt: opt, pending: map[string]struct{}{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// Invalidate makes a write to tags (or, with all, to everything) visible.
+// It ignores ctx's cancellation: a write that reached the database must be
+// invalidated even if the caller gave up. It never returns an error: a failure
+// leaves the tags pending (see the package comment).
+func (i *Invalidator) Invalidate(ctx context.Context, tags []string, all bool) {
+	if len(tags) == 0 && !all {
+		return
+	}
+	i.invalidations.Add(1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opt.Timeout)
+	defer cancel()
+	if err := i.attempt(ctx, tags, all); err != nil {
+		i.failures.Add(1)
+		i.opt.Logger.Warn("yoked: invalidation failed; retrying in background, bypassing cache for its tags",
+			"tags", tags, "all", all, "err", err)
+		i.addPending(tags, all)
+	}
+}
+
+func (i *Invalidator) attempt(ctx context.Context, tags []string, all bool) error {
+	if all {
+		return i.store.InvalidateAll(ctx)
+	}
+	return i.store.InvalidateTags(ctx, tags...)
+}
+
+// Blocked reports whether reads depending on tags must bypass the cache
+// because an invalidation of one of them (or of everything) is pending.
+// It costs one atomic load when nothing is pending.
+func (i *Invalidator) Blocked(tags []string) bool {
+	if i.npending.Load() == 0 {
+		return false
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.all {
+		return true
+	}
+	for _, t := range tags {
+		if _, ok := i.pending[t]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Pending returns how many tags (plus one for a pending InvalidateAll) wait
+// for a retry.
+func (i *Invalidator) Pending() int { return int(i.npending.Load()) }
+
+func (i *Invalidator) addPending(tags []string, all bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if all {
+		i.all = true
+	}
+	for _, t := range tags {
+		i.pending[t] = struct{}{}
+	}
+	i.npending.Store(int64(len(i.pending)) + b2i(i.all))
+	if !i.retrying && !i.closed {
+		i.retrying = true
+		go i.retryLoop()
+	}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (i *Invalidator) retryLoop() {
+	delay := i.opt.RetryMin
+	for {
+		select {
+		case <-time.After(delay):
+		case <-i.done:
+			return
+		}
+		i.mu.Lock()
+		tags := make([]string, 0, len(i.pending))
+		for t := range i.pending {
+			tags = append(tags, t)
+		}
+		all := i.all
+		i.mu.Unlock()
+		i.retries.Add(1)
+		ctx, cancel := context.WithTimeout(context.Background(), i.opt.Timeout)
+		err := error(nil)
+		if all {
+			err = i.store.InvalidateAll(ctx)
+		}
+		if err == nil && len(tags) > 0 {
+			err = i.store.InvalidateTags(ctx, tags...)
+		}
+		cancel()
+		i.mu.Lock()
+		if err == nil {
+			// Tags added while we were trying stay pending for the next round.
+			for _, t := range tags {
+				delete(i.pending, t)
+			}
+			if all {
+				i.all = false
+			}
+			i.npending.Store(int64(len(i.pending)) + b2i(i.all))
+			if i.npending.Load() == 0 {
+				i.retrying = false
+				i.mu.Unlock()
+				return
+			}
+			delay = i.opt.RetryMin
+		} else {
+			i.opt.Logger.Debug("yoked: invalidation retry failed", "err", err)
+			delay = min(delay*2, i.opt.RetryMax)
+		}
+		i.mu.Unlock()
+	}
+}
+
+// Stats are the invalidator's counters.
+type Stats struct {
+	Invalidations uint64 `json:"invalidations"`
+	Failures      uint64 `json:"failures"`
+	Retries       uint64 `json:"retries"`
+	Pending       int    `json:"pending"`
+}
+
+// Stats returns the counters since New.
+func (i *Invalidator) Stats() Stats {
+	return Stats{Invalidations: i.invalidations.Load(), Failures: i.failures.Load(), Retries: i.retries.Load(), Pending: i.Pending()}
+}
+
+// Close stops the background retry. Pending tags stay blocked. Idempotent.
+func (i *Invalidator) Close() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.closed {
+		i.closed = true
+		close(i.done)
+	}
+}
+
+// Tx collects the tags a transaction writes. It is used by one goroutine at
+// a time (database/sql serialises use of a transaction).
+type Tx struct {
+	inv  *Invalidator
+	tags map[string]struct{}
+	all  bool
+}
+
+// Begin starts collecting the writes of a transaction.
+func (i *Invalidator) Begin() *Tx { return &Tx{inv: i} }
+
+// Add records that the transaction wrote tags (or, with all, anything).
+func (t *Tx) Add(tags []string, all bool) {
+	if all {
+		t.all = true
+	}
+	if len(tags) > 0 && t.tags == nil {
+		t.tags = make(map[string]struct{}, len(tags))
+	}
+	for _, tag := range tags {
+		t.tags[tag] = struct{}{}
+	}
+}
+
+// Dirty reports whether the transaction has written anything so far.
+func (t *Tx) Dirty() bool { return t.all || len(t.tags) > 0 }
+
+// Commit is called after the database's commit returned commitErr. The
+// collected tags are invalidated whatever commitErr is: a failed commit may
+// still have committed (a lost connection), and invalidating more is safe.
+func (t *Tx) Commit(ctx context.Context, commitErr error) {
+	_ = commitErr
+	if !t.Dirty() {
+		return
+	}
+	tags := make([]string, 0, len(t.tags))
+	for tag := range t.tags {
+		tags = append(tags, tag)
+	}
+	t.inv.Invalidate(ctx, tags, t.all)
+	t.tags, t.all = nil, false
+}
+
+// Rollback discards the collected tags: nothing the transaction wrote became
+// visible.
+func (t *Tx) Rollback() { t.tags, t.all = nil, false }
