@@ -1,0 +1,104 @@
+package redisstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Entry format, version 1:
+//
+//	magic 'Y', format 1, uvarint ntags, ntags × (uvarint len, tag, 8-byte BE version), value
+//
+// The value is the Codec's output and takes the rest of the entry.
+const (
+	entryMagic   = 'Y'
+	entryVersion = 1
+	maxEntryTags = 4096
+)
+
+var errCorrupt = errors.New("redisstore: corrupt entry")
+
+func encodeEntry(tags []string, versions []uint64, value []byte) []byte {
+	n := 2 + binary.MaxVarintLen64 + len(value)
+	for _, t := range tags {
+		n += binary.MaxVarintLen64 + len(t) + 8
+	}
+	b := make([]byte, 0, n)
+	b = append(b, entryMagic, entryVersion)
+	b = binary.AppendUvarint(b, uint64(len(tags)))
+	for i, t := range tags {
+		b = binary.AppendUvarint(b, uint64(len(t)))
+		b = append(b, t...)
+		b = binary.BigEndian.AppendUint64(b, versions[i])
+	}
+	return append(b, value...)
+}
+
+// entryView is a decoded entry; tags alias the input.
+type entryView struct {
+	tags     []string
+	versions []uint64
+	value    []byte
+}
+
+func decodeEntry(b []byte) (entryView, error) {
+	var e entryView
+	if len(b) < 3 || b[0] != entryMagic {
+		return e, errCorrupt
+	}
+	if b[1] != entryVersion {
+		return e, fmt.Errorf("%w: format %d", errCorrupt, b[1])
+	}
+	b = b[2:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > maxEntryTags || n > uint64(len(b)) {
+		return e, errCorrupt
+	}
+	b = b[k:]
+	e.tags = make([]string, n)
+	e.versions = make([]uint64, n)
+	for i := range e.tags {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) || uint64(len(b)-k)-l < 8 {
+			return e, errCorrupt
+		}
+		b = b[k:]
+		e.tags[i] = string(b[:l])
+		e.versions[i] = binary.BigEndian.Uint64(b[l:])
+		b = b[l+8:]
+	}
+	e.value = b
+	return e, nil
+}
+
+// BytesCodec is the default Codec, for the manual API: it stores []byte and
+// string values and gives back the same type.
+type BytesCodec struct{}
+
+// Marshal accepts []byte and string.
+func (BytesCodec) Marshal(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case []byte:
+		return append([]byte{'b'}, v...), nil
+	case string:
+		return append([]byte{'s'}, v...), nil
+	default:
+		return nil, fmt.Errorf("redisstore: BytesCodec cannot encode %T (want []byte or string)", v)
+	}
+}
+
+// Unmarshal returns a fresh []byte or a string.
+func (BytesCodec) Unmarshal(b []byte) (any, error) {
+	if len(b) == 0 {
+		return nil, errors.New("redisstore: BytesCodec: empty input")
+	}
+	switch b[0] {
+	case 'b':
+		return append([]byte{}, b[1:]...), nil
+	case 's':
+		return string(b[1:]), nil
+	default:
+		return nil, fmt.Errorf("redisstore: BytesCodec: unknown type byte %#x", b[0])
+	}
+}

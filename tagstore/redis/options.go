@@ -1,0 +1,166 @@
+package redisstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yokedcache/yoked/tagstore"
+)
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// Namespace separates applications and databases sharing one Redis:
+	// stores with different namespaces never see each other's entries or
+	// versions. Letters, digits, '_', '-' and '.' only (default "default").
+	Namespace string
+
+	// Codec encodes values (default BytesCodec: []byte and string only).
+	Codec tagstore.Codec
+
+	// Timeout bounds each Lookup, Stamp, Set and Delete (default 50ms). It
+	// only cuts the network wait if the client was built with
+	// ContextTimeoutEnabled (NewFromURL does that).
+	Timeout time.Duration
+
+	// InvalidateTimeout bounds each InvalidateTags and InvalidateAll, on top
+	// of the caller's context (default 1s).
+	InvalidateTimeout time.Duration
+
+	// DefaultTTL is the lifetime of entries stored with ttl 0 (default 5m).
+	DefaultTTL time.Duration
+
+	// BreakerFailures consecutive failures open the circuit breaker
+	// (default 5); it stays open for BreakerCooldown (default 1s), then lets
+	// one probe through.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+
+	// L1 is an optional in-process store (the memory store) kept coherent
+	// through pub/sub; nil disables it. The Store owns it and closes it.
+	L1 tagstore.Store
+	// L1TTL bounds the life of an L1 entry (default 2s).
+	L1TTL time.Duration
+	// L1Heartbeat is how long the subscription may stay silent before it is
+	// pinged; a ping unanswered for another L1Heartbeat counts as a lost
+	// subscription (default 1s).
+	L1Heartbeat time.Duration
+
+	// Logger receives corrupt entries, lost subscriptions and restarts
+	// detected (default: discard).
+	Logger *slog.Logger
+}
+
+var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if !namespaceRE.MatchString(o.Namespace) {
+		return o, fmt.Errorf("redisstore: namespace %q: want 1-64 letters, digits, '_', '-' or '.'", o.Namespace)
+	}
+	if o.Codec == nil {
+		o.Codec = BytesCodec{}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 50 * time.Millisecond
+	}
+	if o.InvalidateTimeout <= 0 {
+		o.InvalidateTimeout = time.Second
+	}
+	if o.DefaultTTL <= 0 {
+		o.DefaultTTL = 5 * time.Minute
+	}
+	if o.BreakerFailures <= 0 {
+		o.BreakerFailures = 5
+	}
+	if o.BreakerCooldown <= 0 {
+		o.BreakerCooldown = time.Second
+	}
+	if o.L1TTL <= 0 {
+		o.L1TTL = 2 * time.Second
+	}
+	if o.L1Heartbeat <= 0 {
+		o.L1Heartbeat = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// NewFromURL connects to the Redis named by rawURL and returns a Store that
+// owns the client. Accepted forms:
+//
+//	redis://[user:pass@]host:port[/db][?options]       one node
+//	rediss://...                                         one node over TLS
+//	redis-cluster://host:port[?addr=host:port&...]       a cluster (rediss-cluster for TLS)
+//
+// Besides the client options go-redis understands, the query may carry
+// namespace=<ns> and timeout=<duration>, which override opt. Timeouts of the
+// client are derived from opt.Timeout unless the URL sets them.
+func NewFromURL(rawURL string, opt Options) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: bad URL: %w", err)
+	}
+	q := u.Query()
+	if ns := q.Get("namespace"); ns != "" {
+		opt.Namespace = ns
+	}
+	if ts := q.Get("timeout"); ts != "" {
+		d, err := time.ParseDuration(ts)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("redisstore: bad timeout %q in URL", ts)
+		}
+		opt.Timeout = d
+	}
+	q.Del("namespace")
+	q.Del("timeout")
+	u.RawQuery = q.Encode()
+	opt, err = opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	dial := 10 * opt.Timeout
+	var client redis.UniversalClient
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+		o, err := redis.ParseURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %w", err)
+		}
+		o.ContextTimeoutEnabled = true
+		if !q.Has("dial_timeout") {
+			o.DialTimeout = dial
+		}
+		client = redis.NewClient(o)
+	case "redis-cluster", "rediss-cluster":
+		u.Scheme = strings.TrimSuffix(u.Scheme, "-cluster")
+		o, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %w", err)
+		}
+		o.ContextTimeoutEnabled = true
+		if !q.Has("dial_timeout") {
+			o.DialTimeout = dial
+		}
+		client = redis.NewClusterClient(o)
+	default:
+		return nil, errors.New("redisstore: URL scheme must be redis, rediss, unix, redis-cluster or rediss-cluster")
+	}
+	s, err := New(client, opt)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	s.ownClient = true
+	return s, nil
+}

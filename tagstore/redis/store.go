@@ -1,0 +1,552 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yokedcache/yoked/tagstore"
+)
+
+var _ tagstore.Store = (*Store)(nil)
+
+// maxKeyLen is the longest key stored verbatim; longer keys are hashed.
+const maxKeyLen = 256
+
+// errRestarted is returned when a Lookup kept meeting fresh connections and
+// could not be vouched for.
+var errRestarted = errors.New("redisstore: connections keep changing; result not trusted")
+
+// Store is a tagstore.Store on Redis. See the package comment.
+type Store struct {
+	c         redis.UniversalClient
+	opt       Options
+	ownClient bool
+
+	vprefix  string // "{yoked:<ns>}:v:"
+	eprefix  string // "yoked:<ns>:e:"
+	allKey   string
+	epochKey string
+	channel  string
+
+	br breaker
+
+	// dials counts connections made by the client; checked is the count
+	// covered by the last successful run_id check. A Lookup hit is served
+	// only if no connection was made since the check that preceded it.
+	dials   atomic.Uint64
+	checked atomic.Uint64
+	checkMu sync.Mutex
+
+	near *near
+
+	closed atomic.Bool
+
+	hits, misses, sets, deletes, invalidations, errs atomic.Uint64
+	l1hits, redos, restarts, corrupt                 atomic.Uint64
+}
+
+// New returns a Store on client. It installs a dial hook on the client (to
+// notice reconnections, see the package comment), so build the Store before
+// the client is shared. The Store does not close client unless it came from
+// NewFromURL. For Options.Timeout to cut network waits, the client must have
+// ContextTimeoutEnabled.
+func New(client redis.UniversalClient, opt Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ns := opt.Namespace
+	s := &Store{
+		c:        client,
+		opt:      opt,
+		vprefix:  "{yoked:" + ns + "}:v:",
+		eprefix:  "yoked:" + ns + ":e:",
+		epochKey: "{yoked:" + ns + "}:epoch",
+		channel:  "yoked:" + ns + ":inval",
+		br:       breaker{threshold: opt.BreakerFailures, cooldown: opt.BreakerCooldown},
+	}
+	s.allKey = s.vprefix + tagstore.AllTag
+	s.dials.Store(1) // nothing checked yet
+	hook := dialHook{s}
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		c.OnNewNode(func(n *redis.Client) { n.AddHook(hook) })
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.ForEachShard(ctx, func(_ context.Context, n *redis.Client) error { n.AddHook(hook); return nil })
+		cancel()
+	case *redis.Ring:
+		c.OnNewNode(func(n *redis.Client) { n.AddHook(hook) })
+	default:
+		client.AddHook(hook)
+	}
+	if opt.L1 != nil {
+		s.near = startNear(s, opt.L1)
+	}
+	return s, nil
+}
+
+// dialHook counts new connections.
+type dialHook struct{ s *Store }
+
+func (h dialHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h.s.dials.Add(1) // before the connection exists, so nothing precedes the count
+		return next(ctx, network, addr)
+	}
+}
+func (dialHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (dialHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// Client returns the underlying client.
+func (s *Store) Client() redis.UniversalClient { return s.c }
+
+func (s *Store) entryKey(key string) string {
+	if len(key) <= maxKeyLen {
+		return s.eprefix + "k:" + key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return s.eprefix + "h:" + hex.EncodeToString(sum[:])
+}
+
+// stampTags is AllTag followed by tags.
+func stampTags(tags []string) []string {
+	all := make([]string, 0, len(tags)+1)
+	all = append(all, tagstore.AllTag)
+	return append(all, tags...)
+}
+
+func (s *Store) versionKeys(tags []string) []string {
+	keys := make([]string, len(tags))
+	for i, t := range tags {
+		keys[i] = s.vprefix + t
+	}
+	return keys
+}
+
+// tokens returns n fresh random versions, as script arguments.
+func tokens(n int, extra ...any) []any {
+	args := make([]any, n, n+len(extra))
+	for i := range n {
+		args[i] = formatVersion(newVersion())
+	}
+	return append(args, extra...)
+}
+
+func newVersion() uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 {
+			return v
+		}
+	}
+}
+
+func formatVersion(v uint64) string { return strconv.FormatUint(v, 16) }
+
+func parseVersions(cmd *redis.Cmd, n int) ([]uint64, error) {
+	raw, err := cmd.StringSlice()
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) != n {
+		return nil, fmt.Errorf("redisstore: version script returned %d versions for %d tags", len(raw), n)
+	}
+	vs := make([]uint64, n)
+	for i, r := range raw {
+		if vs[i], err = strconv.ParseUint(r, 16, 64); err != nil {
+			return nil, fmt.Errorf("redisstore: bad version %q: %w", r, err)
+		}
+	}
+	return vs, nil
+}
+
+// begin admits an operation: store open, breaker closed.
+func (s *Store) begin() error {
+	if s.closed.Load() {
+		return tagstore.ErrClosed
+	}
+	if !s.br.allow() {
+		return tagstore.ErrBypass
+	}
+	return nil
+}
+
+// end records an operation's outcome with the breaker and counters. parent
+// is the caller's context: an operation it cancelled proves nothing.
+func (s *Store) end(parent context.Context, err error) error {
+	switch {
+	case err == nil:
+		s.br.success()
+	case parent.Err() != nil:
+		s.br.neutral()
+	default:
+		s.errs.Add(1)
+		s.br.failure()
+	}
+	return err
+}
+
+// checkEpoch runs epochScript unless every connection made so far is
+// covered by a previous run. It returns the dial count it covers.
+func (s *Store) checkEpoch(ctx context.Context) (uint64, error) {
+	c0 := s.dials.Load()
+	if s.checked.Load() >= c0 {
+		return c0, nil
+	}
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	c0 = s.dials.Load()
+	if s.checked.Load() >= c0 {
+		return c0, nil
+	}
+	args := tokens(1, s.channel, allMessage)
+	bumped, err := epochScript.Run(ctx, s.c, []string{s.epochKey, s.allKey}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: checking the Redis run_id: %w", err)
+	}
+	if bumped == 1 {
+		s.restarts.Add(1)
+		s.opt.Logger.Warn("redisstore: Redis lifetime changed; namespace invalidated", "namespace", s.opt.Namespace)
+		if s.near != nil {
+			s.near.invalidateAll()
+		}
+	}
+	s.checked.Store(c0) // under checkMu, c0 only grows
+	return c0, nil
+}
+
+// Lookup implements tagstore.Store. A hit and a miss are one round trip
+// (plus one after each reconnection, for the run_id check).
+func (s *Store) Lookup(ctx context.Context, key string, tags []string) (any, bool, tagstore.Stamp, error) {
+	if err := s.begin(); err != nil {
+		return nil, false, tagstore.Stamp{}, err
+	}
+	var l1 l1Ticket
+	if s.near != nil {
+		v, hit, t := s.near.lookup(ctx, key, tags)
+		if hit {
+			s.br.success()
+			s.hits.Add(1)
+			s.l1hits.Add(1)
+			return v, true, tagstore.Stamp{}, nil
+		}
+		l1 = t
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	v, size, hit, st, err := s.lookupRemote(ctx, key, tags)
+	if err = s.end(parent, err); err != nil {
+		return nil, false, tagstore.Stamp{}, err
+	}
+	if !hit {
+		s.misses.Add(1)
+		return nil, false, st, nil
+	}
+	s.hits.Add(1)
+	if s.near != nil {
+		s.near.fill(ctx, l1, key, v, size)
+	}
+	return v, true, tagstore.Stamp{}, nil
+}
+
+func (s *Store) lookupRemote(ctx context.Context, key string, tags []string) (v any, size int, hit bool, st tagstore.Stamp, err error) {
+	st.Tags = stampTags(tags)
+	vkeys := s.versionKeys(st.Tags)
+	ekey := s.entryKey(key)
+	for attempt := 0; ; attempt++ {
+		gen, err := s.checkEpoch(ctx)
+		if err != nil {
+			return nil, 0, false, st, err
+		}
+		raw, versions, err := s.fetch(ctx, ekey, vkeys)
+		if err != nil {
+			return nil, 0, false, st, err
+		}
+		st.Versions = versions
+		if raw == nil {
+			return nil, 0, false, st, nil
+		}
+		if s.dials.Load() != gen {
+			// A connection was made since the check: this answer may come
+			// from a Redis that restarted from old data. Check and redo.
+			s.redos.Add(1)
+			if attempt == 2 {
+				return nil, 0, false, st, errRestarted
+			}
+			continue
+		}
+		v, ok := s.validate(key, raw, st)
+		if !ok {
+			return nil, 0, false, st, nil
+		}
+		return v, len(raw), true, st, nil
+	}
+}
+
+// fetch is the one round trip of a Lookup: the entry (nil if absent) and the
+// current versions of vkeys.
+func (s *Store) fetch(ctx context.Context, ekey string, vkeys []string) ([]byte, []uint64, error) {
+	args := tokens(len(vkeys))
+	for sha := true; ; sha = false {
+		pipe := s.c.Pipeline()
+		get := pipe.Get(ctx, ekey)
+		var ev *redis.Cmd
+		if sha {
+			ev = stampScript.EvalSha(ctx, pipe, vkeys, args...)
+		} else {
+			ev = stampScript.Eval(ctx, pipe, vkeys, args...)
+		}
+		_, _ = pipe.Exec(ctx)
+		if err := ev.Err(); err != nil {
+			if sha && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				continue
+			}
+			return nil, nil, err
+		}
+		versions, err := parseVersions(ev, len(vkeys))
+		if err != nil {
+			return nil, nil, err
+		}
+		raw, err := get.Bytes()
+		if err == redis.Nil {
+			return nil, versions, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return raw, versions, nil
+	}
+}
+
+// validate decodes raw and reports whether every tag it was stored under
+// still has its version in st.
+func (s *Store) validate(key string, raw []byte, st tagstore.Stamp) (any, bool) {
+	e, err := decodeEntry(raw)
+	if err != nil {
+		s.corruptEntry(key, err)
+		return nil, false
+	}
+	for i, t := range e.tags {
+		found := false
+		for j, cur := range st.Tags {
+			if cur == t {
+				if st.Versions[j] != e.versions[i] {
+					return nil, false
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, false // a tag whose version we did not read
+		}
+	}
+	v, err := s.opt.Codec.Unmarshal(e.value)
+	if err != nil {
+		s.corruptEntry(key, err)
+		return nil, false
+	}
+	return v, true
+}
+
+func (s *Store) corruptEntry(key string, err error) {
+	s.corrupt.Add(1)
+	s.errs.Add(1)
+	s.opt.Logger.Error("redisstore: undecodable entry treated as a miss", "namespace", s.opt.Namespace, "key", key, "err", err)
+}
+
+// Stamp implements tagstore.Store.
+func (s *Store) Stamp(ctx context.Context, tags []string) (tagstore.Stamp, error) {
+	if err := s.begin(); err != nil {
+		return tagstore.Stamp{}, err
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	st := tagstore.Stamp{Tags: stampTags(tags)}
+	vkeys := s.versionKeys(st.Tags)
+	cmd := stampScript.Run(ctx, s.c, vkeys, tokens(len(vkeys))...)
+	versions, err := parseVersions(cmd, len(vkeys))
+	if err = s.end(parent, err); err != nil {
+		return tagstore.Stamp{}, err
+	}
+	st.Versions = versions
+	return st, nil
+}
+
+// Set implements tagstore.Store. It does not compare the stamp with the
+// current versions (that would cost a round trip to another slot): an entry
+// stored under moved versions is simply never served.
+func (s *Store) Set(ctx context.Context, key string, value any, size int, ttl time.Duration, st tagstore.Stamp) error {
+	if !st.Valid() {
+		return errors.New("redisstore: Set with an invalid stamp")
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	b, err := s.opt.Codec.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("redisstore: encoding value: %w", err)
+	}
+	if ttl <= 0 {
+		ttl = s.opt.DefaultTTL
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	err = s.c.Set(ctx, s.entryKey(key), encodeEntry(st.Tags, st.Versions, b), ttl).Err()
+	if err = s.end(parent, err); err != nil {
+		return err
+	}
+	s.sets.Add(1)
+	return nil
+}
+
+// Delete implements tagstore.Store.
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	if s.near != nil {
+		s.near.delete(ctx, keys)
+	}
+	if len(keys) == 0 {
+		s.br.success()
+		return nil
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	pipe := s.c.Pipeline()
+	for _, k := range keys {
+		pipe.Unlink(ctx, s.entryKey(k))
+	}
+	_, err := pipe.Exec(ctx)
+	if err = s.end(parent, err); err != nil {
+		return err
+	}
+	s.deletes.Add(uint64(len(keys)))
+	return nil
+}
+
+// InvalidateTags implements tagstore.Store: one script on the version slot,
+// which also publishes the tags to every process's L1. When it returns nil,
+// this process's L1 has dropped the tags too.
+func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
+	if s.closed.Load() {
+		return tagstore.ErrClosed
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	return s.bump(ctx, tags, tagsMessage(tags))
+}
+
+// InvalidateAll implements tagstore.Store.
+func (s *Store) InvalidateAll(ctx context.Context) error {
+	if s.closed.Load() {
+		return tagstore.ErrClosed
+	}
+	return s.bump(ctx, []string{tagstore.AllTag}, allMessage)
+}
+
+func (s *Store) bump(ctx context.Context, tags []string, msg string) (err error) {
+	if s.near != nil {
+		// Whatever happens remotely, this process's L1 must not serve the
+		// tags afterwards; dropping them again after the bump closes the
+		// window in which a concurrent Lookup refilled L1 from Redis.
+		defer func() {
+			if msg == allMessage {
+				s.near.invalidateAll()
+			} else {
+				s.near.invalidateTags(tags)
+			}
+		}()
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
+	defer cancel()
+	err = bumpScript.Run(ctx, s.c, s.versionKeys(tags), tokens(len(tags), s.channel, msg)...).Err()
+	if err = s.end(parent, err); err != nil {
+		return fmt.Errorf("redisstore: invalidating %d tags: %w", len(tags), err)
+	}
+	s.invalidations.Add(uint64(len(tags)))
+	return nil
+}
+
+// Stats implements tagstore.Store. Entries and Bytes are -1: counting them
+// would walk Redis.
+func (s *Store) Stats() tagstore.Stats {
+	return tagstore.Stats{
+		Hits:          s.hits.Load(),
+		Misses:        s.misses.Load(),
+		Sets:          s.sets.Load(),
+		Deletes:       s.deletes.Load(),
+		Invalidations: s.invalidations.Load(),
+		Errors:        s.errs.Load(),
+		Entries:       -1,
+		Bytes:         -1,
+	}
+}
+
+// RedisStats are the counters of a Store beyond tagstore.Stats.
+type RedisStats struct {
+	tagstore.Stats
+	L1Hits       uint64       `json:"l1_hits"`
+	L1Enabled    bool         `json:"l1_enabled"` // L1 configured and subscribed
+	Redos        uint64       `json:"redos"`      // lookups repeated after a reconnection
+	Restarts     uint64       `json:"restarts"`   // Redis lifetimes changes that invalidated the namespace
+	Corrupt      uint64       `json:"corrupt"`    // undecodable entries treated as misses
+	Breaker      BreakerState `json:"breaker"`    // current state
+	BreakerOpens uint64       `json:"breaker_opens"`
+}
+
+// RedisStats returns the Store's full counters.
+func (s *Store) RedisStats() RedisStats {
+	state, opens := s.br.snapshot()
+	return RedisStats{
+		Stats:        s.Stats(),
+		L1Hits:       s.l1hits.Load(),
+		L1Enabled:    s.near != nil && s.near.enabled.Load(),
+		Redos:        s.redos.Load(),
+		Restarts:     s.restarts.Load(),
+		Corrupt:      s.corrupt.Load(),
+		Breaker:      state,
+		BreakerOpens: opens,
+	}
+}
+
+// Close implements tagstore.Store. It stops the L1 subscription, closes
+// the L1 store and, if the Store came from NewFromURL, the client.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	var err error
+	if s.near != nil {
+		err = s.near.close()
+	}
+	if s.ownClient {
+		err = errors.Join(err, s.c.Close())
+	}
+	return err
+}
