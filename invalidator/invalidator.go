@@ -249,6 +249,18 @@ func (t *Tx) Dirty() bool { return t.all || len(t.tags) > 0 }
 // still have committed (a lost connection), and invalidating more is safe.
 func (t *Tx) Commit(ctx context.Context, commitErr error) {
 	_ = commitErr
+	t.Flush(ctx)
+	t.tags, t.all = nil, false
+}
+
+// Rollback discards the collected tags: nothing the transaction wrote became
+// visible.
+func (t *Tx) Rollback() { t.tags, t.all = nil, false }
+
+// Flush invalidates what the transaction has collected so far and keeps it
+// collected: for a statement inside the transaction that may have committed
+// part of it (a COMMIT or ROLLBACK TO typed by hand).
+func (t *Tx) Flush(ctx context.Context) {
 	if !t.Dirty() {
 		return
 	}
@@ -257,9 +269,4 @@ func (t *Tx) Commit(ctx context.Context, commitErr error) {
 		tags = append(tags, tag)
 	}
 	t.inv.Invalidate(ctx, tags, t.all)
-	t.tags, t.all = nil, false
 }
-
-// Rollback discards the collected tags: nothing the transaction wrote became
-// visible.
-func (t *Tx) Rollback() { t.tags, t.all = nil, false }
