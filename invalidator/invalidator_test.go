@@ -1,0 +1,181 @@
+package invalidator_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/yokedcache/yoked/invalidator"
+)
+
+// flakyStore fails while down is true and records what it was asked.
+type flakyStore struct {
+	mu    sync.Mutex
+	down  bool
+	tags  []string
+	all   int
+	calls int
+}
+
+var errDown = errors.New("store down")
+
+func (s *flakyStore) InvalidateTags(_ context.Context, tags ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.down {
+		return errDown
+	}
+	s.tags = append(s.tags, tags...)
+	return nil
+}
+
+func (s *flakyStore) InvalidateAll(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.down {
+		return errDown
+	}
+	s.all++
+	return nil
+}
+
+func (s *flakyStore) setDown(d bool) {
+	s.mu.Lock()
+	s.down = d
+	s.mu.Unlock()
+}
+
+func (s *flakyStore) seen() ([]string, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.tags...), s.all
+}
+
+func fast() invalidator.Options {
+	return invalidator.Options{Timeout: time.Second, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
+}
+
+func TestInvalidateReachesStore(t *testing.T) {
+	s := &flakyStore{}
+	inv := invalidator.New(s, fast())
+	defer inv.Close()
+	inv.Invalidate(context.Background(), []string{"table:a", "table:b"}, false)
+	inv.Invalidate(context.Background(), nil, true)
+	inv.Invalidate(context.Background(), nil, false) // nothing to do
+	tags, all := s.seen()
+	if !slices.Equal(tags, []string{"table:a", "table:b"}) || all != 1 {
+		t.Fatalf("store saw %v, all=%d", tags, all)
+	}
+	if inv.Blocked([]string{"table:a"}) {
+		t.Fatal("blocked without a failure")
+	}
+}
+
+func TestCancelledContextStillInvalidates(t *testing.T) {
+	s := &flakyStore{}
+	inv := invalidator.New(s, fast())
+	defer inv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	inv.Invalidate(ctx, []string{"table:a"}, false)
+	if tags, _ := s.seen(); len(tags) != 1 {
+		t.Fatal("a cancelled caller context skipped the invalidation of a committed write")
+	}
+}
+
+func TestFailedInvalidationBlocksUntilRetried(t *testing.T) {
+	s := &flakyStore{down: true}
+	inv := invalidator.New(s, fast())
+	defer inv.Close()
+	inv.Invalidate(context.Background(), []string{"table:a"}, false)
+	if !inv.Blocked([]string{"table:x", "table:a"}) {
+		t.Fatal("tags of a failed invalidation are not blocked")
+	}
+	if inv.Blocked([]string{"table:b"}) {
+		t.Fatal("an unrelated tag is blocked")
+	}
+	if inv.Pending() != 1 {
+		t.Fatalf("pending = %d", inv.Pending())
+	}
+	time.Sleep(20 * time.Millisecond) // several failed retries
+	if !inv.Blocked([]string{"table:a"}) {
+		t.Fatal("unblocked while the store is still down")
+	}
+	s.setDown(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for inv.Blocked([]string{"table:a"}) {
+		if time.Now().After(deadline) {
+			t.Fatal("never retried successfully")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if tags, _ := s.seen(); !slices.Contains(tags, "table:a") {
+		t.Fatalf("unblocked but the store never got the tag: %v", tags)
+	}
+	if st := inv.Stats(); st.Failures != 1 || st.Retries == 0 || st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestFailedInvalidateAllBlocksEverything(t *testing.T) {
+	s := &flakyStore{down: true}
+	inv := invalidator.New(s, fast())
+	defer inv.Close()
+	inv.Invalidate(context.Background(), nil, true)
+	if !inv.Blocked([]string{"table:anything"}) || !inv.Blocked(nil) {
+		t.Fatal("a pending InvalidateAll must block every read")
+	}
+	s.setDown(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for inv.Blocked(nil) {
+		if time.Now().After(deadline) {
+			t.Fatal("never retried")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, all := s.seen(); all != 1 {
+		t.Fatalf("InvalidateAll reached the store %d times", all)
+	}
+}
+
+func TestTxCommitRollbackFlush(t *testing.T) {
+	s := &flakyStore{}
+	inv := invalidator.New(s, fast())
+	defer inv.Close()
+
+	tx := inv.Begin()
+	tx.Add([]string{"table:a"}, false)
+	tx.Rollback()
+	tx.Commit(context.Background(), nil)
+	if tags, _ := s.seen(); len(tags) != 0 {
+		t.Fatalf("rolled back writes were invalidated: %v", tags)
+	}
+
+	tx = inv.Begin()
+	if tx.Dirty() {
+		t.Fatal("new tx is dirty")
+	}
+	tx.Add([]string{"table:a"}, false)
+	tx.Add([]string{"table:b", "table:a"}, false)
+	tx.Flush(context.Background())
+	if tags, _ := s.seen(); len(tags) != 2 {
+		t.Fatalf("flush sent %v", tags)
+	}
+	tx.Commit(context.Background(), errors.New("ambiguous commit failure"))
+	tags, _ := s.seen()
+	slices.Sort(tags)
+	if !slices.Equal(tags, []string{"table:a", "table:a", "table:b", "table:b"}) {
+		t.Fatalf("commit after a failed commit must still invalidate: %v", tags)
+	}
+	tx = inv.Begin()
+	tx.Add(nil, true)
+	tx.Commit(context.Background(), nil)
+	if _, all := s.seen(); all != 1 {
+		t.Fatal("a transaction with an unknown write did not invalidate everything")
+	}
+}
