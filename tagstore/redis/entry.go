@@ -4,13 +4,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Entry format, version 1:
 //
-//	magic 'Y', format 1, uvarint ntags, ntags × (uvarint len, tag, 8-byte BE version), value
+//	magic 'Y', format 1, 8-byte BE expiry (Unix ms), uvarint ntags,
+//	ntags × (uvarint len, tag, 8-byte BE version), value
 //
-// The value is the Codec's output and takes the rest of the entry.
+// The value is the Codec's output and takes the rest of the entry. The
+// expiry repeats the key's TTL so that a copy in L1 never outlives it.
 const (
 	entryMagic   = 'Y'
 	entryVersion = 1
@@ -19,13 +22,14 @@ const (
 
 var errCorrupt = errors.New("redisstore: corrupt entry")
 
-func encodeEntry(tags []string, versions []uint64, value []byte) []byte {
-	n := 2 + binary.MaxVarintLen64 + len(value)
+func encodeEntry(expiry time.Time, tags []string, versions []uint64, value []byte) []byte {
+	n := 10 + binary.MaxVarintLen64 + len(value)
 	for _, t := range tags {
 		n += binary.MaxVarintLen64 + len(t) + 8
 	}
 	b := make([]byte, 0, n)
 	b = append(b, entryMagic, entryVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(expiry.UnixMilli()))
 	b = binary.AppendUvarint(b, uint64(len(tags)))
 	for i, t := range tags {
 		b = binary.AppendUvarint(b, uint64(len(t)))
@@ -37,6 +41,7 @@ func encodeEntry(tags []string, versions []uint64, value []byte) []byte {
 
 // entryView is a decoded entry; tags alias the input.
 type entryView struct {
+	expiry   time.Time
 	tags     []string
 	versions []uint64
 	value    []byte
@@ -44,13 +49,17 @@ type entryView struct {
 
 func decodeEntry(b []byte) (entryView, error) {
 	var e entryView
-	if len(b) < 3 || b[0] != entryMagic {
+	if len(b) < 2 || b[0] != entryMagic {
 		return e, errCorrupt
 	}
 	if b[1] != entryVersion {
 		return e, fmt.Errorf("%w: format %d", errCorrupt, b[1])
 	}
-	b = b[2:]
+	if len(b) < 11 {
+		return e, errCorrupt
+	}
+	e.expiry = time.UnixMilli(int64(binary.BigEndian.Uint64(b[2:])))
+	b = b[10:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > maxEntryTags || n > uint64(len(b)) {
 		return e, errCorrupt

@@ -61,6 +61,8 @@ type near struct {
 	l1      tagstore.Store
 	enabled atomic.Bool
 	gen     atomic.Uint64 // bumped on every down and up
+	drops   atomic.Uint64 // subscriptions lost while L1 was on
+	ps      atomic.Pointer[redis.PubSub] // the current subscription, closed to stop run
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -95,12 +97,14 @@ func (n *near) lookup(ctx context.Context, key string, tags []string) (any, bool
 }
 
 // fill copies a value just validated in Redis into L1 under the ticket's
-// stamp (taken before the Redis read).
-func (n *near) fill(ctx context.Context, t l1Ticket, key string, v any, size int) {
-	if !t.stamp.Valid() || !n.enabled.Load() || n.gen.Load() != t.gen {
+// stamp (taken before the Redis read), to expire with the Redis entry or
+// after L1TTL, whichever comes first.
+func (n *near) fill(ctx context.Context, t l1Ticket, key string, v any, size int, expiry time.Time) {
+	ttl := min(n.s.opt.L1TTL, time.Until(expiry))
+	if ttl <= 0 || !t.stamp.Valid() || !n.enabled.Load() || n.gen.Load() != t.gen {
 		return
 	}
-	_ = n.l1.Set(ctx, key, v, size, n.s.opt.L1TTL, t.stamp)
+	_ = n.l1.Set(ctx, key, v, size, ttl, t.stamp)
 }
 
 func (n *near) invalidateTags(tags []string) {
@@ -127,6 +131,7 @@ func (n *near) delete(ctx context.Context, keys []string) {
 // down stops serving L1 and invalidates it.
 func (n *near) down(reason error) {
 	if n.enabled.Swap(false) {
+		n.drops.Add(1)
 		n.s.opt.Logger.Warn("redisstore: invalidation subscription lost; L1 off", "namespace", n.s.opt.Namespace, "err", reason)
 	}
 	n.gen.Add(1)
@@ -146,8 +151,8 @@ func (n *near) up() {
 func (n *near) run(ctx context.Context) {
 	defer close(n.done)
 	hb := n.s.opt.L1Heartbeat
-	ps := n.s.c.Subscribe(ctx, n.s.channel)
-	defer func() { _ = ps.Close() }()
+	ps := n.subscribe(ctx)
+	defer func() { _ = n.ps.Load().Close() }()
 	pinged := false
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, hb)
@@ -166,7 +171,7 @@ func (n *near) run(ctx context.Context) {
 				// Silent for two heartbeats: start over on a new connection.
 				n.down(err)
 				_ = ps.Close()
-				ps = n.s.c.Subscribe(ctx, n.s.channel)
+				ps = n.subscribe(ctx)
 				pinged = false
 				continue
 			}
@@ -194,8 +199,20 @@ func (n *near) run(ctx context.Context) {
 	}
 }
 
+func (n *near) subscribe(ctx context.Context) *redis.PubSub {
+	ps := n.s.c.Subscribe(ctx, n.s.channel)
+	n.ps.Store(ps)
+	if ctx.Err() != nil { // close ran before the Store
+		_ = ps.Close()
+	}
+	return ps
+}
+
 func (n *near) close() error {
 	n.cancel()
+	if ps := n.ps.Load(); ps != nil {
+		_ = ps.Close() // interrupts a blocked receive
+	}
 	<-n.done
 	n.enabled.Store(false)
 	return n.l1.Close()

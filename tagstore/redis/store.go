@@ -23,10 +23,6 @@ var _ tagstore.Store = (*Store)(nil)
 // maxKeyLen is the longest key stored verbatim; longer keys are hashed.
 const maxKeyLen = 256
 
-// errRestarted is returned when a Lookup kept meeting fresh connections and
-// could not be vouched for.
-var errRestarted = errors.New("redisstore: connections keep changing; result not trusted")
-
 // Store is a tagstore.Store on Redis. See the package comment.
 type Store struct {
 	c         redis.UniversalClient
@@ -250,7 +246,7 @@ func (s *Store) Lookup(ctx context.Context, key string, tags []string) (any, boo
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
 	defer cancel()
-	v, size, hit, st, err := s.lookupRemote(ctx, key, tags)
+	v, size, expiry, hit, st, err := s.lookupRemote(ctx, key, tags)
 	if err = s.end(parent, err); err != nil {
 		return nil, false, tagstore.Stamp{}, err
 	}
@@ -260,42 +256,44 @@ func (s *Store) Lookup(ctx context.Context, key string, tags []string) (any, boo
 	}
 	s.hits.Add(1)
 	if s.near != nil {
-		s.near.fill(ctx, l1, key, v, size)
+		s.near.fill(ctx, l1, key, v, size, expiry)
 	}
 	return v, true, tagstore.Stamp{}, nil
 }
 
-func (s *Store) lookupRemote(ctx context.Context, key string, tags []string) (v any, size int, hit bool, st tagstore.Stamp, err error) {
+func (s *Store) lookupRemote(ctx context.Context, key string, tags []string) (v any, size int, expiry time.Time, hit bool, st tagstore.Stamp, err error) {
 	st.Tags = stampTags(tags)
 	vkeys := s.versionKeys(st.Tags)
 	ekey := s.entryKey(key)
 	for attempt := 0; ; attempt++ {
 		gen, err := s.checkEpoch(ctx)
 		if err != nil {
-			return nil, 0, false, st, err
+			return nil, 0, expiry, false, st, err
 		}
 		raw, versions, err := s.fetch(ctx, ekey, vkeys)
 		if err != nil {
-			return nil, 0, false, st, err
+			return nil, 0, expiry, false, st, err
 		}
 		st.Versions = versions
 		if raw == nil {
-			return nil, 0, false, st, nil
+			return nil, 0, expiry, false, st, nil
 		}
 		if s.dials.Load() != gen {
 			// A connection was made since the check: this answer may come
-			// from a Redis that restarted from old data. Check and redo.
+			// from a Redis that restarted from old data. Check and redo;
+			// if connections keep coming, call it a miss (the stamp is
+			// safe to store under either way).
 			s.redos.Add(1)
 			if attempt == 2 {
-				return nil, 0, false, st, errRestarted
+				return nil, 0, expiry, false, st, nil
 			}
 			continue
 		}
-		v, ok := s.validate(key, raw, st)
+		v, expiry, ok := s.validate(key, raw, st)
 		if !ok {
-			return nil, 0, false, st, nil
+			return nil, 0, expiry, false, st, nil
 		}
-		return v, len(raw), true, st, nil
+		return v, len(raw), expiry, true, st, nil
 	}
 }
 
@@ -336,33 +334,36 @@ func (s *Store) fetch(ctx context.Context, ekey string, vkeys []string) ([]byte,
 
 // validate decodes raw and reports whether every tag it was stored under
 // still has its version in st.
-func (s *Store) validate(key string, raw []byte, st tagstore.Stamp) (any, bool) {
+func (s *Store) validate(key string, raw []byte, st tagstore.Stamp) (any, time.Time, bool) {
 	e, err := decodeEntry(raw)
 	if err != nil {
 		s.corruptEntry(key, err)
-		return nil, false
+		return nil, e.expiry, false
+	}
+	if !time.Now().Before(e.expiry) {
+		return nil, e.expiry, false // Redis has not reaped it yet
 	}
 	for i, t := range e.tags {
 		found := false
 		for j, cur := range st.Tags {
 			if cur == t {
 				if st.Versions[j] != e.versions[i] {
-					return nil, false
+					return nil, e.expiry, false
 				}
 				found = true
 				break
 			}
 		}
 		if !found {
-			return nil, false // a tag whose version we did not read
+			return nil, e.expiry, false // a tag whose version we did not read
 		}
 	}
 	v, err := s.opt.Codec.Unmarshal(e.value)
 	if err != nil {
 		s.corruptEntry(key, err)
-		return nil, false
+		return nil, e.expiry, false
 	}
-	return v, true
+	return v, e.expiry, true
 }
 
 func (s *Store) corruptEntry(key string, err error) {
@@ -410,7 +411,7 @@ func (s *Store) Set(ctx context.Context, key string, value any, size int, ttl ti
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
 	defer cancel()
-	err = s.c.Set(ctx, s.entryKey(key), encodeEntry(st.Tags, st.Versions, b), ttl).Err()
+	err = s.c.Set(ctx, s.entryKey(key), encodeEntry(time.Now().Add(ttl), st.Tags, st.Versions, b), ttl).Err()
 	if err = s.end(parent, err); err != nil {
 		return err
 	}
@@ -513,6 +514,7 @@ type RedisStats struct {
 	tagstore.Stats
 	L1Hits       uint64       `json:"l1_hits"`
 	L1Enabled    bool         `json:"l1_enabled"` // L1 configured and subscribed
+	L1Drops      uint64       `json:"l1_drops"`   // subscriptions lost while L1 was on
 	Redos        uint64       `json:"redos"`      // lookups repeated after a reconnection
 	Restarts     uint64       `json:"restarts"`   // Redis lifetimes changes that invalidated the namespace
 	Corrupt      uint64       `json:"corrupt"`    // undecodable entries treated as misses
@@ -527,12 +529,20 @@ func (s *Store) RedisStats() RedisStats {
 		Stats:        s.Stats(),
 		L1Hits:       s.l1hits.Load(),
 		L1Enabled:    s.near != nil && s.near.enabled.Load(),
+		L1Drops:      s.l1drops(),
 		Redos:        s.redos.Load(),
 		Restarts:     s.restarts.Load(),
 		Corrupt:      s.corrupt.Load(),
 		Breaker:      state,
 		BreakerOpens: opens,
 	}
+}
+
+func (s *Store) l1drops() uint64 {
+	if s.near == nil {
+		return 0
+	}
+	return s.near.drops.Load()
 }
 
 // Close implements tagstore.Store. It stops the L1 subscription, closes

@@ -3,11 +3,16 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/yokedcache/yoked/tagstore"
+	"github.com/yokedcache/yoked/tagstore/memory"
 	"github.com/yokedcache/yoked/tagstore/storetest"
 )
 
@@ -38,4 +43,171 @@ func newTestStore(t testing.TB, addr string, opt Options) *Store {
 func TestContract(t *testing.T) {
 	addr := sharedRedis(t)
 	storetest.Run(t, func(t *testing.T) tagstore.Store { return newTestStore(t, addr, Options{Timeout: 2e9}) })
+}
+
+// newL1Store is newTestStore with a memory L1, once its subscription is up.
+func newL1Store(t testing.TB, addr string, opt Options) *Store {
+	t.Helper()
+	l1, err := memory.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.L1 = l1
+	s := newTestStore(t, addr, opt)
+	waitFor(t, "L1 subscribed", func() bool { return s.RedisStats().L1Enabled })
+	return s
+}
+
+// waitFor polls cond for up to 5s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestContractL1(t *testing.T) {
+	addr := sharedRedis(t)
+	storetest.Run(t, func(t *testing.T) tagstore.Store { return newL1Store(t, addr, Options{Timeout: 2e9}) })
+}
+
+func TestContractCluster(t *testing.T) {
+	addrs := startCluster(t)
+	url := "redis-cluster://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
+	storetest.Run(t, func(t *testing.T) tagstore.Store {
+		s, err := NewFromURL(url+"&namespace="+testNamespace()+"&timeout=2s", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+	// Entries spread over the nodes while versions share one slot.
+	s, err := NewFromURL(url, Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 60 {
+		key := "spread-" + strconv.Itoa(i)
+		_, _, st, err := s.Lookup(ctx, key, []string{"a", "b", "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set(ctx, key, []byte("v"), 1, 0, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes := 0
+	err = s.Client().(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		keys, _, err := n.Scan(ctx, 0, s.eprefix+"*", 1000).Result()
+		if len(keys) > 0 {
+			nodes++ // ForEachMaster is concurrent, but a data race here only miscounts a test
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nodes < 2 {
+		t.Errorf("60 entries landed on %d master(s), want them spread", nodes)
+	}
+}
+
+func TestNamespacesIsolated(t *testing.T) {
+	addr := sharedRedis(t)
+	a := newTestStore(t, addr, Options{})
+	b := newTestStore(t, addr, Options{})
+	ctx := context.Background()
+	_, _, st, err := a.Lookup(ctx, "k", []string{"t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Set(ctx, "k", []byte("a"), 1, 0, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, hit, _, err := b.Lookup(ctx, "k", []string{"t"}); hit || err != nil {
+		t.Fatalf("namespace b sees a's entry: hit=%v err=%v", hit, err)
+	}
+	if err := b.InvalidateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.InvalidatePattern(ctx, "*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, hit, _, err := a.Lookup(ctx, "k", []string{"t"}); !hit || err != nil || string(v.([]byte)) != "a" {
+		t.Fatalf("b's invalidations reached a: v=%v hit=%v err=%v", v, hit, err)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	addr := sharedRedis(t)
+	for _, ns := range []string{"a:b", "{x}", "sp ace", string(make([]byte, 65))} {
+		if _, err := New(redis.NewClient(&redis.Options{Addr: addr}), Options{Namespace: ns}); err == nil {
+			t.Errorf("namespace %q accepted", ns)
+		}
+	}
+	for _, u := range []string{"http://x", "redis://" + addr + "?timeout=-1s", "redis://" + addr + "?bogus=1", "::"} {
+		if s, err := NewFromURL(u, Options{}); err == nil {
+			s.Close()
+			t.Errorf("URL %q accepted", u)
+		}
+	}
+	if _, err := New(nil, Options{}); err == nil {
+		t.Error("nil client accepted")
+	}
+}
+
+func TestCorruptEntryIsMiss(t *testing.T) {
+	addr := sharedRedis(t)
+	var logged strings.Builder
+	s := newTestStore(t, addr, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	ctx := context.Background()
+	raw := redis.NewClient(&redis.Options{Addr: addr})
+	defer raw.Close()
+	_, _, st, err := s.Lookup(ctx, "k", []string{"t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "k", []byte("good"), 4, 0, st); err != nil {
+		t.Fatal(err)
+	}
+	good, err := raw.Get(ctx, s.entryKey("k")).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		raw  []byte
+	}{
+		{"garbage", []byte("not an entry")},
+		{"empty", nil},
+		{"future format", append([]byte{entryMagic, 9}, good[2:]...)},
+		{"truncated", good[:len(good)-6]},
+		{"huge tag count", []byte{entryMagic, entryVersion, 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{"bad value", append(good[:len(good)-5:len(good)-5], 'x')},
+	}
+	for _, c := range cases {
+		before := s.RedisStats().Corrupt
+		if err := raw.Set(ctx, s.entryKey("k"), c.raw, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		v, hit, st, err := s.Lookup(ctx, "k", []string{"t"})
+		if err != nil || hit || !st.Valid() {
+			t.Errorf("%s: Lookup = %v, hit=%v, stamp valid=%v, err=%v; want a clean miss", c.name, v, hit, st.Valid(), err)
+		}
+		if s.RedisStats().Corrupt <= before {
+			t.Errorf("%s: not counted as corrupt", c.name)
+		}
+	}
+	if !strings.Contains(logged.String(), "undecodable entry") {
+		t.Errorf("corruption not logged; log: %q", logged.String())
+	}
 }
