@@ -60,8 +60,8 @@ type near struct {
 	s       *Store
 	l1      tagstore.Store
 	enabled atomic.Bool
-	gen     atomic.Uint64 // bumped on every down and up
-	drops   atomic.Uint64 // subscriptions lost while L1 was on
+	gen     atomic.Uint64                // bumped on every down and up
+	drops   atomic.Uint64                // subscriptions lost while L1 was on
 	ps      atomic.Pointer[redis.PubSub] // the current subscription, closed to stop run
 	cancel  context.CancelFunc
 	done    chan struct{}

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
