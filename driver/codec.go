@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"strconv"
@@ -86,7 +87,7 @@ func (resultCodec) Marshal(v any) ([]byte, error) {
 	if len(r.cols) == 0 && len(r.rows) > 0 {
 		return nil, errors.New("yoked: codec: rows without columns")
 	}
-	b := make([]byte, 0, 64+r.size)
+	b := make([]byte, 0, 64+r.size+16*len(r.cols)*(len(r.rows)+1))
 	b = append(b, codecVersion)
 	b = binary.AppendVarint(b, int64(r.size))
 	b = binary.AppendUvarint(b, uint64(len(r.cols)))
@@ -200,11 +201,14 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 }
 
 // Unmarshal decodes what Marshal produced. Any other input is an error.
+// Strings of the result share one copy of the input; []byte values are
+// copied each.
 func (resultCodec) Unmarshal(b []byte) (any, error) {
 	d := decoder{b: b}
 	if v := d.byte(); d.err == nil && v != codecVersion {
 		return nil, fmt.Errorf("yoked: cached result has format version %d, want %d", v, codecVersion)
 	}
+	d.s = string(b)
 	r := &result{}
 	size := d.varint()
 	if size < 0 || size > math.MaxInt32 {
@@ -234,8 +238,9 @@ func (resultCodec) Unmarshal(b []byte) (any, error) {
 			d.fail()
 		} else {
 			r.rows = make([][]driver.Value, nrows)
+			slab := make([]driver.Value, nrows*ncols)
 			for i := range r.rows {
-				row := make([]driver.Value, ncols)
+				row := slab[i*ncols : (i+1)*ncols : (i+1)*ncols]
 				for j := range row {
 					row[j] = d.value()
 				}
@@ -243,7 +248,7 @@ func (resultCodec) Unmarshal(b []byte) (any, error) {
 			}
 		}
 	}
-	if d.err == nil && len(d.b) != 0 {
+	if d.err == nil && d.off != len(d.b) {
 		d.fail()
 	}
 	if d.err != nil {
@@ -252,10 +257,13 @@ func (resultCodec) Unmarshal(b []byte) (any, error) {
 	return r, nil
 }
 
-// decoder reads the format; after the first error every read returns a zero
-// value and the error sticks.
+// decoder reads the format from b at off; s holds the same bytes as b, for
+// strings. After the first error every read returns a zero value and the
+// error sticks.
 type decoder struct {
 	b   []byte
+	s   string
+	off int
 	err error
 }
 
@@ -263,36 +271,37 @@ func (d *decoder) fail() {
 	if d.err == nil {
 		d.err = errCorrupt
 	}
-	d.b = nil
+	d.off = len(d.b)
 }
 
+func (d *decoder) left() int { return len(d.b) - d.off }
+
 func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
+	if d.left() == 0 {
 		d.fail()
 		return 0
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
+	d.off++
+	return d.b[d.off-1]
 }
 
 func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
+	v, n := binary.Uvarint(d.b[d.off:])
 	if n <= 0 {
 		d.fail()
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
 func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
+	v, n := binary.Varint(d.b[d.off:])
 	if n <= 0 {
 		d.fail()
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
@@ -300,32 +309,36 @@ func (d *decoder) varint() int64 {
 // fails if the bytes left cannot hold them.
 func (d *decoder) count(each int) int {
 	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)/each) {
+	if d.err != nil || n > uint64(d.left()/each) {
 		d.fail()
 		return 0
 	}
 	return int(n)
 }
 
-func (d *decoder) raw() []byte {
+// span reads a length and returns the bounds of that many bytes.
+func (d *decoder) span() (int, int) {
 	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
+	if d.err != nil || n > uint64(d.left()) {
 		d.fail()
-		return nil
+		return d.off, d.off
 	}
-	s := d.b[:n:n]
-	d.b = d.b[n:]
-	return s
+	i := d.off
+	d.off += int(n)
+	return i, d.off
 }
 
-func (d *decoder) string() string { return string(d.raw()) }
+func (d *decoder) string() string {
+	i, j := d.span()
+	return d.s[i:j]
+}
 
 func (d *decoder) colType(c *colType) {
-	if name := d.string(); name != "" {
-		t, ok := scanTypeByName(name)
+	if i, j := d.span(); j > i {
+		t, ok := scanTypeByName(d.b[i:j])
 		if !ok && d.err == nil {
-			d.err = fmt.Errorf("yoked: cached result has scan type %q, unknown in this process", name)
-			d.b = nil
+			d.err = fmt.Errorf("yoked: cached result has scan type %q, unknown in this process", d.s[i:j])
+			d.off = len(d.b)
 		}
 		c.scanType = t
 	}
@@ -354,23 +367,22 @@ func (d *decoder) value() driver.Value {
 	case tagInt64:
 		return d.varint()
 	case tagFloat64:
-		if len(d.b) < 8 {
+		if d.left() < 8 {
 			d.fail()
 			return nil
 		}
-		v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-		d.b = d.b[8:]
-		return v
+		d.off += 8
+		return math.Float64frombits(binary.LittleEndian.Uint64(d.b[d.off-8:]))
 	case tagFalse:
 		return false
 	case tagTrue:
 		return true
 	case tagBytes:
-		raw := d.raw()
+		i, j := d.span()
 		if d.err != nil {
 			return nil
 		}
-		return append(make([]byte, 0, len(raw)), raw...)
+		return append(make([]byte, 0, j-i), d.b[i:j]...)
 	case tagNilBytes:
 		return []byte(nil)
 	case tagString:
@@ -412,7 +424,7 @@ func (d *decoder) time() driver.Value {
 		var err error
 		if loc, err = namedZone(name); err != nil {
 			d.err = fmt.Errorf("yoked: cached result has time zone %q: %w", name, err)
-			d.b = nil
+			d.off = len(d.b)
 			return nil
 		}
 	default:
@@ -545,25 +557,31 @@ func namedZone(name string) (*time.Location, error) {
 // type registered in this process; two types with one name resolve to
 // neither, and results using them are not cached.
 
+// scanTypes is replaced whole on each registration, so reads take no lock.
 var scanTypes struct {
-	sync.RWMutex
+	sync.Mutex // serialises registrations
+	reg        atomic.Pointer[scanTypeRegistry]
+}
+
+type scanTypeRegistry struct {
 	byName map[string]reflect.Type // nil value: ambiguous name
 	byType map[reflect.Type]string
 }
 
 func init() {
-	for _, v := range []any{
-		int(0), int8(0), int16(0), int32(0), int64(0),
-		uint(0), uint8(0), uint16(0), uint32(0), uint64(0),
-		float32(0), float64(0), bool(false), "", []byte(nil), sql.RawBytes(nil), time.Time{},
-		(*any)(nil),
-		sql.NullString{}, sql.NullInt64{}, sql.NullInt32{}, sql.NullInt16{}, sql.NullByte{},
-		sql.NullFloat64{}, sql.NullBool{}, sql.NullTime{},
+	scanTypes.reg.Store(&scanTypeRegistry{byName: map[string]reflect.Type{}, byType: map[reflect.Type]string{}})
+	for _, t := range []reflect.Type{
+		reflect.TypeFor[int](), reflect.TypeFor[int8](), reflect.TypeFor[int16](),
+		reflect.TypeFor[int32](), reflect.TypeFor[int64](),
+		reflect.TypeFor[uint](), reflect.TypeFor[uint8](), reflect.TypeFor[uint16](),
+		reflect.TypeFor[uint32](), reflect.TypeFor[uint64](),
+		reflect.TypeFor[float32](), reflect.TypeFor[float64](), reflect.TypeFor[bool](),
+		reflect.TypeFor[string](), reflect.TypeFor[[]byte](), reflect.TypeFor[sql.RawBytes](),
+		reflect.TypeFor[time.Time](), reflect.TypeFor[any](),
+		reflect.TypeFor[sql.NullString](), reflect.TypeFor[sql.NullInt64](), reflect.TypeFor[sql.NullInt32](),
+		reflect.TypeFor[sql.NullInt16](), reflect.TypeFor[sql.NullByte](), reflect.TypeFor[sql.NullFloat64](),
+		reflect.TypeFor[sql.NullBool](), reflect.TypeFor[sql.NullTime](),
 	} {
-		t := reflect.TypeOf(v)
-		if p, ok := v.(*any); ok && p == nil {
-			t = t.Elem()
-		}
 		registerScanType(t)
 	}
 }
@@ -574,47 +592,44 @@ func registerScanType(t reflect.Type) {
 	if t == nil {
 		return
 	}
-	scanTypes.RLock()
-	_, ok := scanTypes.byType[t]
-	scanTypes.RUnlock()
-	if ok {
+	if _, ok := scanTypes.reg.Load().byType[t]; ok {
 		return
 	}
-	name := typeName(t)
 	scanTypes.Lock()
 	defer scanTypes.Unlock()
-	if scanTypes.byName == nil {
-		scanTypes.byName = map[string]reflect.Type{}
-		scanTypes.byType = map[reflect.Type]string{}
-	}
-	if _, ok := scanTypes.byType[t]; ok {
+	old := scanTypes.reg.Load()
+	if _, ok := old.byType[t]; ok {
 		return
 	}
-	scanTypes.byType[t] = name
-	if prev, ok := scanTypes.byName[name]; ok && prev != t {
-		scanTypes.byName[name] = nil
-		return
+	reg := &scanTypeRegistry{byName: maps.Clone(old.byName), byType: maps.Clone(old.byType)}
+	name := typeName(t)
+	reg.byType[t] = name
+	if prev, ok := reg.byName[name]; ok && prev != t {
+		reg.byName[name] = nil
+	} else {
+		reg.byName[name] = t
 	}
-	scanTypes.byName[name] = t
+	scanTypes.reg.Store(reg)
 }
 
 // scanTypeName registers t and returns its name, or an error when another
 // type has the same name.
 func scanTypeName(t reflect.Type) (string, error) {
-	registerScanType(t)
-	scanTypes.RLock()
-	defer scanTypes.RUnlock()
-	name := scanTypes.byType[t]
-	if scanTypes.byName[name] != t {
+	reg := scanTypes.reg.Load()
+	name, ok := reg.byType[t]
+	if !ok {
+		registerScanType(t)
+		reg = scanTypes.reg.Load()
+		name = reg.byType[t]
+	}
+	if reg.byName[name] != t {
 		return "", fmt.Errorf("yoked: codec: scan type name %q is shared by several types", name)
 	}
 	return name, nil
 }
 
-func scanTypeByName(name string) (reflect.Type, bool) {
-	scanTypes.RLock()
-	defer scanTypes.RUnlock()
-	t := scanTypes.byName[name]
+func scanTypeByName(name []byte) (reflect.Type, bool) {
+	t := scanTypes.reg.Load().byName[string(name)]
 	return t, t != nil
 }
 
