@@ -1,0 +1,202 @@
+package driver
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/yokedcache/yoked/invalidator"
+	"github.com/yokedcache/yoked/sqlparse"
+	"github.com/yokedcache/yoked/tagstore"
+)
+
+// TablePrefix is the prefix of the tag every cached read carries for each
+// table it reads: "table:users".
+const TablePrefix = "table:"
+
+// TableTag returns the tag of a table. Schema qualifiers are dropped and the
+// name is lower-cased, so "public.Users", "users" and "main.users" share one
+// tag: tables of the same name in different schemas invalidate each other,
+// which costs hits but never serves stale data.
+func TableTag(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return TablePrefix + strings.ToLower(name)
+}
+
+// Cache is the cache behind one or more yoked DBs: a tag store and the
+// invalidator that writes to it. Every DB that uses the same store in this
+// process shares one Cache, so a write through any of them invalidates reads
+// of all of them. Get it with CacheOf.
+type Cache struct {
+	store tagstore.Store
+	inv   *invalidator.Invalidator
+	stats counters
+}
+
+// Store returns the tag store, for the manual API (GetOrLoad, pattern
+// invalidation, ...).
+func (c *Cache) Store() tagstore.Store { return c.store }
+
+// InvalidateTables invalidates every cached read of the named tables, for
+// writes yoked cannot see (another program, raw connections). When it
+// returns, no read that starts afterwards in this process is served an older
+// result (in other processes too when the store is shared).
+func (c *Cache) InvalidateTables(ctx context.Context, tables ...string) {
+	tags := make([]string, len(tables))
+	for i, t := range tables {
+		tags[i] = TableTag(t)
+	}
+	c.inv.Invalidate(ctx, tags, false)
+}
+
+// InvalidateTags invalidates every entry carrying any of tags, with the
+// guarantee of InvalidateTables.
+func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) {
+	c.inv.Invalidate(ctx, tags, false)
+}
+
+// InvalidateAll invalidates every entry of the namespace.
+func (c *Cache) InvalidateAll(ctx context.Context) { c.inv.Invalidate(ctx, nil, true) }
+
+// Stats returns the cache's counters.
+func (c *Cache) Stats() Stats {
+	s := c.stats.snapshot()
+	s.Store = c.store.Stats()
+	s.Invalidator = c.inv.Stats()
+	return s
+}
+
+// Stats are a Cache's counters since it was created.
+type Stats struct {
+	Hits          uint64            `json:"hits"`
+	Misses        uint64            `json:"misses"`
+	Stores        uint64            `json:"stores"`
+	Invalidations uint64            `json:"invalidations"`
+	Skips         map[string]uint64 `json:"skips"` // by reason
+	Store         tagstore.Stats    `json:"store"`
+	Invalidator   invalidator.Stats `json:"invalidator"`
+}
+
+// Skip reasons counted in Stats.Skips.
+const (
+	skipTx         = "in_transaction"
+	skipTainted    = "session_state"
+	skipContext    = "context"
+	skipNotCached  = "not_cacheable"
+	skipArgs       = "argument_type"
+	skipBlocked    = "pending_invalidation"
+	skipStore      = "store_error"
+	skipTooLarge   = "too_large"
+	skipIncomplete = "incomplete"
+	skipValueType  = "value_type"
+)
+
+var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipTooLarge, skipIncomplete, skipValueType}
+
+type counters struct {
+	hits, misses, stores, invalidations atomic.Uint64
+	skips                               sync.Map // reason -> *atomic.Uint64
+}
+
+func (c *counters) skip(reason string) {
+	v, ok := c.skips.Load(reason)
+	if !ok {
+		v, _ = c.skips.LoadOrStore(reason, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+}
+
+func (c *counters) snapshot() Stats {
+	s := Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stores: c.stores.Load(), Invalidations: c.invalidations.Load(), Skips: map[string]uint64{}}
+	c.skips.Range(func(k, v any) bool {
+		s.Skips[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return s
+}
+
+// caches holds one Cache per store, so that every DB of the process using a
+// store consults the same invalidator (pending invalidations block reads of
+// all of them).
+var caches struct {
+	sync.Mutex
+	byStore map[tagstore.Store]*Cache
+	byName  map[string]tagstore.Store // default stores by URL+namespace
+}
+
+func cacheFor(store tagstore.Store, cfg *Config) *Cache {
+	caches.Lock()
+	defer caches.Unlock()
+	if caches.byStore == nil {
+		caches.byStore = map[tagstore.Store]*Cache{}
+	}
+	if c, ok := caches.byStore[store]; ok {
+		return c
+	}
+	c := &Cache{store: store, inv: invalidator.New(store, invalidator.Options{Logger: cfg.Logger})}
+	caches.byStore[store] = c
+	return c
+}
+
+// plan is what the driver decided about one SQL text on one connector. Plans
+// are cached by text and shared: never mutated after they are built.
+type plan struct {
+	stmt      sqlparse.Statement
+	readTags  []string
+	writeTags []string
+	writeAll  bool
+}
+
+func (p *plan) isWrite() bool {
+	switch p.stmt.Kind {
+	case sqlparse.KindWrite, sqlparse.KindDDL, sqlparse.KindUnknown:
+		return true
+	}
+	return p.writeAll || len(p.writeTags) > 0
+}
+
+// planner parses statements once per text and turns tables into tags.
+type planner struct {
+	parser sqlparse.Parser
+	plans  *otter.Cache[string, *plan]
+}
+
+func newPlanner(p sqlparse.Parser) *planner {
+	return &planner{parser: p, plans: otter.Must(&otter.Options[string, *plan]{MaximumSize: 10_000})}
+}
+
+func (pl *planner) plan(query string) *plan {
+	if p, ok := pl.plans.GetIfPresent(query); ok {
+		return p
+	}
+	st := pl.parser.Parse(query)
+	p := &plan{stmt: st, writeAll: st.AllTables || st.Kind == sqlparse.KindUnknown}
+	p.readTags = tagsOf(st.Reads)
+	p.writeTags = tagsOf(st.Writes)
+	if st.Kind == sqlparse.KindUnknown && len(p.writeTags) == 0 {
+		p.writeAll = true
+	}
+	pl.plans.Set(query, p)
+	return p
+}
+
+func tagsOf(tables []sqlparse.Table) []string {
+	if len(tables) == 0 {
+		return nil
+	}
+	seen := make(map[string]struct{}, len(tables))
+	tags := make([]string, 0, len(tables))
+	for _, t := range tables {
+		tag := TableTag(t.Name)
+		if _, ok := seen[tag]; !ok {
+			seen[tag] = struct{}{}
+			tags = append(tags, tag)
+		}
+	}
+	return tags
+}

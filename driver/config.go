@@ -1,0 +1,127 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/yokedcache/yoked/tagstore"
+)
+
+// Defaults for Config fields left at their zero value.
+const (
+	DefaultTTL            = 5 * time.Minute
+	DefaultNamespace      = "default"
+	DefaultMaxRows        = 10_000
+	DefaultMaxResultBytes = 1 << 20
+)
+
+// Config is the resolved configuration of a yoked connector. It is built from
+// the environment first, then from Options:
+//
+//	YOKED_STORE             "memory" (default), "memory://?max_bytes=N", or a
+//	                        redis:// / rediss:// / redis+cluster:// URL
+//	YOKED_NAMESPACE         namespace of the store (default "default")
+//	YOKED_TTL               Go duration, e.g. "30s" (default 5m)
+//	YOKED_MAX_ROWS          largest cached result in rows (default 10000)
+//	YOKED_MAX_RESULT_BYTES  largest cached result in bytes (default 1 MiB)
+//	YOKED_DISABLE           "1"/"true" turns caching off
+//
+// A malformed value is an error from sql.Open / OpenDB, never a panic and
+// never silently ignored.
+type Config struct {
+	Store          tagstore.Store
+	StoreURL       string
+	Namespace      string
+	TTL            time.Duration
+	MaxRows        int
+	MaxResultBytes int
+	Dialect        string
+	Identity       string
+	Logger         *slog.Logger
+	Disabled       bool
+}
+
+// ErrConfig wraps every configuration error.
+var ErrConfig = errors.New("yoked: invalid configuration")
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}
+
+// envConfig reads the YOKED_* variables through getenv.
+func envConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	c.StoreURL = strings.TrimSpace(getenv("YOKED_STORE"))
+	c.Namespace = strings.TrimSpace(getenv("YOKED_NAMESPACE"))
+	if v := strings.TrimSpace(getenv("YOKED_TTL")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, configErr("YOKED_TTL=%q is not a non-negative Go duration such as 30s or 5m", v)
+		}
+		c.TTL = d
+	}
+	for _, iv := range []struct {
+		name string
+		dst  *int
+	}{{"YOKED_MAX_ROWS", &c.MaxRows}, {"YOKED_MAX_RESULT_BYTES", &c.MaxResultBytes}} {
+		if v := strings.TrimSpace(getenv(iv.name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return c, configErr("%s=%q is not a positive integer", iv.name, v)
+			}
+			*iv.dst = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("YOKED_DISABLE")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, configErr("YOKED_DISABLE=%q is not a boolean", v)
+		}
+		c.Disabled = b
+	}
+	return c, nil
+}
+
+// resolveConfig builds the Config for a connector: environment, then options,
+// then defaults.
+func resolveConfig(opts []Option) (Config, error) {
+	c, err := envConfig(os.Getenv)
+	if err != nil {
+		return c, err
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if c.Namespace == "" {
+		c.Namespace = DefaultNamespace
+	}
+	if strings.ContainsAny(c.Namespace, " \t\r\n{}") {
+		return c, configErr("namespace %q may not contain spaces or braces", c.Namespace)
+	}
+	if c.TTL < 0 {
+		return c, configErr("TTL %v is negative", c.TTL)
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultTTL
+	}
+	if c.MaxRows < 0 || c.MaxResultBytes < 0 {
+		return c, configErr("MaxRows and MaxResultBytes must not be negative")
+	}
+	if c.MaxRows == 0 {
+		c.MaxRows = DefaultMaxRows
+	}
+	if c.MaxResultBytes == 0 {
+		c.MaxResultBytes = DefaultMaxResultBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}

@@ -1,0 +1,346 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+
+	"github.com/yokedcache/yoked/sqlparse"
+)
+
+// conn implements every optional connection interface. Where the base
+// connection lacks one, the method answers exactly as database/sql behaves
+// without it (driver.ErrSkip, nil, true, the emulated Begin/Prepare), so an
+// application cannot tell the difference; Unwrap reaches the base.
+var (
+	_ driver.Conn               = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+	_ driver.NamedValueChecker  = (*conn)(nil)
+)
+
+var (
+	errNamedParams    = errors.New("sql: driver does not support the use of Named Parameters")
+	errIsolation      = errors.New("sql: driver does not support non-default isolation level")
+	errReadOnlyTx     = errors.New("sql: driver does not support read-only transactions")
+	errNotImplemented = errors.New("yoked: base connection does not implement this method")
+)
+
+// conn wraps one base connection. database/sql uses a connection from one
+// goroutine at a time, so its fields need no lock.
+type conn struct {
+	base driver.Conn
+	c    *connector
+
+	// The base's optional interfaces, asserted once.
+	qc  driver.QueryerContext
+	q   driver.Queryer //nolint:staticcheck // legacy interface, forwarded on purpose
+	ec  driver.ExecerContext
+	e   driver.Execer //nolint:staticcheck // legacy interface, forwarded on purpose
+	nvc driver.NamedValueChecker
+
+	tx *tx // the transaction begun through BeginTx, if any
+
+	// tainted: the session state was changed (SET, USE, PRAGMA, temporary
+	// table, a transaction begun by hand, Unwrap): the connection neither reads
+	// nor fills the cache until it is closed.
+	tainted bool
+	// sticky: writes may not commit when they return (BEGIN by hand,
+	// autocommit turned off). Every table written since the connection became
+	// sticky is invalidated again after every non-read statement and at Close.
+	sticky   bool
+	dirty    map[string]struct{}
+	dirtyAll bool
+	// unwrapped: the base connection was handed out; retire this one.
+	unwrapped bool
+
+	keyBuf []byte
+}
+
+func newConn(base driver.Conn, c *connector) *conn {
+	cn := &conn{base: base, c: c}
+	cn.qc, _ = base.(driver.QueryerContext)
+	cn.q, _ = base.(driver.Queryer) //nolint:staticcheck
+	cn.ec, _ = base.(driver.ExecerContext)
+	cn.e, _ = base.(driver.Execer) //nolint:staticcheck
+	cn.nvc, _ = base.(driver.NamedValueChecker)
+	return cn
+}
+
+// Unwrap returns the base connection. yoked cannot see what is done through
+// it, so the connection stops using the cache, reports itself invalid so
+// that database/sql closes it instead of pooling it, and invalidates the
+// whole namespace when it is closed (and after every later statement on it).
+// Call Cache.InvalidateTables right after writing through the base
+// connection to make those writes visible sooner.
+func (cn *conn) Unwrap() driver.Conn {
+	cn.tainted, cn.sticky, cn.dirtyAll, cn.unwrapped = true, true, true, true
+	return cn.base
+}
+
+// Unwrap returns the base connection of a yoked connection, as handed to the
+// function given to sql.Conn.Raw, or v itself when it is not yoked's.
+func Unwrap(v any) any {
+	if cn, ok := v.(*conn); ok {
+		return cn.Unwrap()
+	}
+	return v
+}
+
+func (cn *conn) Prepare(query string) (driver.Stmt, error) {
+	return cn.PrepareContext(context.Background(), query)
+}
+
+func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	var (
+		si  driver.Stmt
+		err error
+	)
+	if pc, ok := cn.base.(driver.ConnPrepareContext); ok {
+		si, err = pc.PrepareContext(ctx, query)
+	} else {
+		si, err = cn.base.Prepare(query)
+		if err == nil {
+			select {
+			default:
+			case <-ctx.Done():
+				si.Close()
+				return nil, ctx.Err()
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newStmt(si, cn, query), nil
+}
+
+func (cn *conn) Close() error {
+	cn.flushDirty(context.Background())
+	return cn.base.Close()
+}
+
+func (cn *conn) Begin() (driver.Tx, error) { //nolint:staticcheck // required by driver.Conn
+	return cn.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	var (
+		bt  driver.Tx
+		err error
+	)
+	if bc, ok := cn.base.(driver.ConnBeginTx); ok {
+		bt, err = bc.BeginTx(ctx, opts)
+	} else {
+		if opts.Isolation != 0 {
+			return nil, errIsolation
+		}
+		if opts.ReadOnly {
+			return nil, errReadOnlyTx
+		}
+		bt, err = cn.base.Begin() //nolint:staticcheck
+		if err == nil && ctx.Done() != nil {
+			select {
+			default:
+			case <-ctx.Done():
+				bt.Rollback()
+				return nil, ctx.Err()
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	t := &tx{base: bt, cn: cn, itx: cn.c.cache.inv.Begin()}
+	cn.tx = t
+	return t, nil
+}
+
+func (cn *conn) Ping(ctx context.Context) error {
+	if p, ok := cn.base.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (cn *conn) ResetSession(ctx context.Context) error {
+	if r, ok := cn.base.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (cn *conn) IsValid() bool {
+	if cn.unwrapped {
+		return false
+	}
+	if v, ok := cn.base.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if cn.nvc != nil {
+		return cn.nvc.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if cn.ec == nil && cn.e == nil {
+		return nil, driver.ErrSkip
+	}
+	return cn.exec(ctx, cn.c.planner.plan(query), func() (driver.Result, error) {
+		if cn.ec != nil {
+			return cn.ec.ExecContext(ctx, query, args)
+		}
+		dargs, err := namedValueToValue(args)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		default:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return cn.e.Exec(query, dargs)
+	})
+}
+
+func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if cn.qc == nil && cn.q == nil {
+		return nil, driver.ErrSkip
+	}
+	return cn.query(ctx, cn.c.planner.plan(query), query, args, func() (driver.Rows, error) {
+		if cn.qc != nil {
+			return cn.qc.QueryContext(ctx, query, args)
+		}
+		dargs, err := namedValueToValue(args)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		default:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return cn.q.Query(query, dargs)
+	})
+}
+
+func namedValueToValue(named []driver.NamedValue) ([]driver.Value, error) {
+	args := make([]driver.Value, len(named))
+	for n, param := range named {
+		if len(param.Name) > 0 {
+			return nil, errNamedParams
+		}
+		args[n] = param.Value
+	}
+	return args, nil
+}
+
+// exec runs a statement that returns no rows, and invalidates what it wrote.
+func (cn *conn) exec(ctx context.Context, p *plan, run func() (driver.Result, error)) (driver.Result, error) {
+	if cn.c.disabled {
+		return run()
+	}
+	cn.before(p)
+	res, err := run()
+	if errors.Is(err, driver.ErrSkip) {
+		return res, err
+	}
+	cn.after(ctx, p)
+	return res, err
+}
+
+// query runs a statement that returns rows: a read through the cache, or a
+// write (INSERT … RETURNING) that is invalidated when it returns and again
+// when its rows are closed, after which its statement has surely completed.
+func (cn *conn) query(ctx context.Context, p *plan, query string, args []driver.NamedValue, run func() (driver.Rows, error)) (driver.Rows, error) {
+	if cn.c.disabled {
+		return run()
+	}
+	if p.stmt.Kind != sqlparse.KindRead {
+		cn.before(p)
+		rows, err := run()
+		if errors.Is(err, driver.ErrSkip) {
+			return rows, err
+		}
+		cn.after(ctx, p)
+		if err != nil || !p.isWrite() {
+			return rows, err
+		}
+		return &writeRows{fwdRows: fwd(rows), cn: cn, p: p, ctx: ctx}, nil
+	}
+	return cn.read(ctx, p, query, args, run)
+}
+
+// before records what a statement does to the session before it runs: a
+// statement that fails half-way may still have changed it.
+func (cn *conn) before(p *plan) {
+	switch p.stmt.Kind {
+	case sqlparse.KindSession:
+		cn.tainted = true
+		// SET autocommit=0 and the like: writes may no longer commit on return.
+		cn.sticky = true
+	case sqlparse.KindTx:
+		if cn.tx == nil {
+			// BEGIN/COMMIT typed by hand: yoked cannot follow the transaction.
+			cn.tainted, cn.sticky = true, true
+		}
+	}
+}
+
+// after makes the statement's writes visible according to where it ran.
+func (cn *conn) after(ctx context.Context, p *plan) {
+	write := p.isWrite()
+	switch {
+	case cn.tx != nil:
+		if write {
+			cn.tx.itx.Add(p.writeTags, p.writeAll)
+		}
+		if p.stmt.Kind == sqlparse.KindTx || p.stmt.Kind == sqlparse.KindUnknown {
+			// COMMIT or ROLLBACK TO typed inside a transaction may have made
+			// writes visible already.
+			cn.tx.flush(ctx)
+		}
+	case cn.sticky:
+		if write {
+			cn.addDirty(p)
+		}
+		cn.flushDirty(ctx)
+	case write:
+		cn.c.invalidate(ctx, p.writeTags, p.writeAll)
+	}
+}
+
+func (cn *conn) addDirty(p *plan) {
+	if p.writeAll {
+		cn.dirtyAll = true
+	}
+	if len(p.writeTags) > 0 && cn.dirty == nil {
+		cn.dirty = map[string]struct{}{}
+	}
+	for _, t := range p.writeTags {
+		cn.dirty[t] = struct{}{}
+	}
+}
+
+// flushDirty invalidates every table written since the connection became
+// sticky. The set is kept: a later COMMIT typed by hand must invalidate again.
+func (cn *conn) flushDirty(ctx context.Context) {
+	if !cn.dirtyAll && len(cn.dirty) == 0 {
+		return
+	}
+	tags := make([]string, 0, len(cn.dirty))
+	for t := range cn.dirty {
+		tags = append(tags, t)
+	}
+	cn.c.invalidate(ctx, tags, cn.dirtyAll)
+}

@@ -1,0 +1,139 @@
+package driver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/yokedcache/yoked/sqlparse"
+	"github.com/yokedcache/yoked/sqlparse/dialect"
+)
+
+var (
+	_ driver.Connector = (*connector)(nil)
+	_ io.Closer        = (*connector)(nil)
+)
+
+// connector wraps a base connector. It owns the configuration, the plan cache
+// of its dialect, and a reference to the shared Cache of its store.
+type connector struct {
+	base     driver.Connector
+	baseName string
+	cfg      Config
+	identity string
+	dialect  string
+	planner  *planner
+	cache    *Cache
+	disabled bool
+	drv      *boundDriver
+}
+
+// boundDriver is what db.Driver() returns for a yoked DB: a Driver that also
+// knows the connector's cache, so CacheOf can find it.
+type boundDriver struct {
+	*Driver
+	c *connector
+}
+
+func identityOf(name, dsn string) string {
+	sum := sha256.Sum256([]byte(dsn))
+	return name + ":" + hex.EncodeToString(sum[:16])
+}
+
+func newConnector(base driver.Connector, baseName, identity string, opts []Option) (*connector, error) {
+	cfg, err := resolveConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Identity != "" {
+		identity = cfg.Identity
+	}
+	if identity == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		identity = baseName + ":" + hex.EncodeToString(b[:])
+	}
+	d := cfg.Dialect
+	if d == "" {
+		d = sqlparse.NormalizeDialect(baseName)
+		if d == "" {
+			return nil, configErr("no SQL dialect is known for base driver %q; pass WithDialect(\"sqlite\"|\"mysql\"|\"postgres\")", baseName)
+		}
+	}
+	parser, err := dialect.For(d)
+	if err != nil {
+		return nil, configErr("%v", err)
+	}
+	store, err := storeFor(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &connector{
+		base:     base,
+		baseName: baseName,
+		cfg:      cfg,
+		identity: identity,
+		dialect:  sqlparse.NormalizeDialect(d),
+		planner:  newPlanner(parser),
+		cache:    cacheFor(store, &cfg),
+		disabled: cfg.Disabled,
+	}
+	c.drv = &boundDriver{Driver: &Driver{base: base.Driver(), opts: opts}, c: c}
+	return c, nil
+}
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	bc, err := c.base.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newConn(bc, c), nil
+}
+
+func (c *connector) Driver() driver.Driver { return c.drv }
+
+// Close closes the base connector when it is an io.Closer. The shared store
+// stays open: other DBs may use it.
+func (c *connector) Close() error {
+	if cl, ok := c.base.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
+
+// Open opens a DB on the base driver registered as baseName, through yoked.
+func Open(baseName, dsn string, opts ...Option) (*sql.DB, error) {
+	all := append(append([]Option(nil), registeredOpts(baseName)...), opts...)
+	c, err := (&Driver{baseName: baseName, opts: all}).OpenConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}
+
+// OpenDB opens a DB on a base connector (for example pgx's
+// stdlib.GetConnector, which keeps its options), through yoked. Without
+// WithIdentity, entries are keyed by a random identity of this DB: they are
+// not shared with other DBs, but invalidations still are.
+func OpenDB(base driver.Connector, opts ...Option) (*sql.DB, error) {
+	name := driverName(base.Driver())
+	c, err := newConnector(base, name, "", opts)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}
+
+// CacheOf returns the Cache behind a DB opened through yoked, or an error for
+// any other DB.
+func CacheOf(db *sql.DB) (*Cache, error) {
+	if bd, ok := db.Driver().(*boundDriver); ok {
+		return bd.c.cache, nil
+	}
+	return nil, fmt.Errorf("yoked: DB was not opened through yoked (driver %T)", db.Driver())
+}

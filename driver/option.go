@@ -1,0 +1,45 @@
+package driver
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/yokedcache/yoked/tagstore"
+)
+
+// Option configures a yoked driver, connector or DB. Options given in code
+// override the environment (see Config).
+type Option func(*Config)
+
+// WithStore makes the cache use store instead of the default. Several DBs
+// may share one store; they then also share invalidations.
+func WithStore(store tagstore.Store) Option { return func(c *Config) { c.Store = store } }
+
+// WithNamespace sets the namespace of the default store (ignored with WithStore).
+func WithNamespace(ns string) Option { return func(c *Config) { c.Namespace = ns } }
+
+// WithTTL sets how long a cached result may live; 0 means DefaultTTL.
+func WithTTL(d time.Duration) Option { return func(c *Config) { c.TTL = d } }
+
+// WithMaxRows sets the largest result, in rows, that is cached.
+func WithMaxRows(n int) Option { return func(c *Config) { c.MaxRows = n } }
+
+// WithMaxResultBytes sets the largest result, in estimated bytes, that is cached.
+func WithMaxResultBytes(n int) Option { return func(c *Config) { c.MaxResultBytes = n } }
+
+// WithDialect names the SQL dialect ("sqlite", "mysql", "postgres") for a
+// base driver whose name does not say it.
+func WithDialect(d string) Option { return func(c *Config) { c.Dialect = d } }
+
+// WithIdentity sets the database identity that cache keys carry. By default
+// it is derived from the base driver name and the DSN (the password never
+// appears in keys). Set it when two processes open the same database with
+// different DSNs, or when opening through OpenDB, so that they share entries.
+func WithIdentity(id string) Option { return func(c *Config) { c.Identity = id } }
+
+// WithLogger sets the logger (default: discard). yoked logs nothing on the hit path.
+func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }
+
+// WithDisabled turns caching off: every statement goes to the base driver
+// and nothing is invalidated. For comparing with and without the cache.
+func WithDisabled(off bool) Option { return func(c *Config) { c.Disabled = off } }

@@ -1,0 +1,112 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+	"time"
+
+	"github.com/yokedcache/yoked/tagstore"
+)
+
+// read is the one caching decision of the driver: serve a read from the
+// cache (hit), run it and record its result for the cache (miss), or run it
+// untouched (bypass, with the reason counted).
+func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.NamedValue, run func() (driver.Rows, error)) (driver.Rows, error) {
+	c := cn.c
+	stats := &c.cache.stats
+	if reason := cn.bypassReason(ctx, p); reason != "" {
+		stats.skip(reason)
+		return run()
+	}
+	o := optsFrom(ctx)
+	var scope string
+	tags := p.readTags
+	if o != nil {
+		scope = o.scope
+		if len(o.tags) > 0 {
+			tags = append(append(make([]string, 0, len(tags)+len(o.tags)), tags...), o.tags...)
+		}
+	}
+	kb, ok := appendKey(cn.keyBuf[:0], c.identity, scope, query, args)
+	cn.keyBuf = kb
+	if !ok {
+		stats.skip(skipArgs)
+		return run()
+	}
+	if c.cache.inv.Blocked(tags) {
+		stats.skip(skipBlocked)
+		return run()
+	}
+	key := string(kb)
+	store := c.cache.store
+	var stamp tagstore.Stamp
+	if o != nil && o.refresh {
+		st, err := store.Stamp(ctx, tags)
+		if err != nil {
+			stats.skip(skipStore)
+			return run()
+		}
+		stamp = st
+	} else {
+		v, hit, st, err := store.Lookup(ctx, key, tags)
+		if err != nil {
+			stats.skip(skipStore)
+			return run()
+		}
+		if hit {
+			if res, ok := v.(*result); ok {
+				stats.hits.Add(1)
+				return &cachedRows{res: res}, nil
+			}
+			// A foreign value under our key: never serve it.
+			stats.skip(skipStore)
+			return run()
+		}
+		stamp = st
+	}
+	stats.misses.Add(1)
+	rows, err := run()
+	if err != nil {
+		return rows, err
+	}
+	ttl := c.cfg.TTL
+	if o != nil && o.ttl > 0 {
+		ttl = o.ttl
+	}
+	return newRecRows(rows, cn.c, key, stamp, ttl), nil
+}
+
+// bypassReason says why a read must not use the cache, or "" when it may.
+func (cn *conn) bypassReason(ctx context.Context, p *plan) string {
+	switch {
+	case cn.tx != nil:
+		return skipTx
+	case cn.tainted:
+		return skipTainted
+	case !p.stmt.Cacheable:
+		return skipNotCached
+	}
+	if o := optsFrom(ctx); o != nil && o.skip {
+		return skipContext
+	}
+	return ""
+}
+
+// store puts a complete result in the cache under the stamp taken before the
+// query ran.
+func (c *connector) store(key string, res *result, stamp tagstore.Stamp, ttl time.Duration) {
+	if err := c.cache.store.Set(context.Background(), key, res, res.size, ttl, stamp); err != nil {
+		c.cfg.Logger.Debug("yoked: cache store failed", "err", err)
+		return
+	}
+	c.cache.stats.stores.Add(1)
+}
+
+// invalidate makes a write visible (see invalidator.Invalidator.Invalidate).
+func (c *connector) invalidate(ctx context.Context, tags []string, all bool) {
+	if len(tags) == 0 && !all {
+		return
+	}
+	c.cache.stats.invalidations.Add(1)
+	c.cache.inv.Invalidate(ctx, tags, all)
+}
