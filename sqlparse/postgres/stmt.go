@@ -97,8 +97,12 @@ func (a *acc) stmt(n *pg.Node) {
 		// Any other utility statement (functions, types, rules, triggers,
 		// policies, grants, schemas, roles, extensions, ...) may change what
 		// reads of unnamed tables return.
+		// The relations they name are counted as written.
 		a.unknown(sqlparse.KindDDL)
+		prev := a.asWrite
+		a.asWrite = true
 		a.walkNode(n)
+		a.asWrite = prev
 	}
 }
 
