@@ -24,7 +24,8 @@ const (
 // the environment first, then from Options:
 //
 //	YOKED_STORE             "memory" (default), "memory://?max_bytes=N", or a
-//	                        redis:// / rediss:// / redis+cluster:// URL
+//	                        redis://, rediss://, redis-cluster:// or unix:// URL
+//	                        (add l1=true for an in-process near-cache)
 //	YOKED_NAMESPACE         namespace of the store (default "default")
 //	YOKED_TTL               Go duration, e.g. "30s" (default 5m)
 //	YOKED_MAX_ROWS          largest cached result in rows (default 10000)

@@ -101,6 +101,7 @@ func (r *fwdRows) colTypes(n int) []colType {
 		t := &ts[i]
 		if hasScan {
 			t.scanType = r.ColumnTypeScanType(i)
+			registerScanType(t.scanType) // so results from other processes decode here
 		}
 		t.hasDBType, t.hasLength, t.hasNullable, t.hasPS = hasDB, hasLen, hasNull, hasPS
 		t.dbType = r.ColumnTypeDatabaseTypeName(i)

@@ -56,14 +56,14 @@ func openStore(raw string, cfg *Config) (tagstore.Store, error) {
 			opt.MaxBytes = n
 		}
 		return memory.New(opt)
-	case "redis", "rediss", "redis+cluster", "unix":
+	case "redis", "rediss", "redis-cluster", "rediss-cluster", "unix":
 		if openRedis == nil {
 			return nil, configErr("store URL %q: the Redis store is not available in this build", raw)
 		}
 		return openRedis(raw, cfg)
 	}
-	return nil, configErr("store URL %q: unknown scheme %q (want memory, redis, rediss or redis+cluster)", raw, u.Scheme)
+	return nil, configErr("store URL %q: unknown scheme %q (want memory, redis, rediss, redis-cluster, rediss-cluster or unix)", raw, u.Scheme)
 }
 
-// openRedis is set by redis.go once the Redis store is linked in.
+// openRedis opens a Redis store (redis.go).
 var openRedis func(url string, cfg *Config) (tagstore.Store, error)
