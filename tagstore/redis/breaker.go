@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +35,10 @@ type breaker struct {
 	threshold int
 	cooldown  time.Duration
 
+	// healthy is true while closed with no failure counted: the fast path
+	// of allow and success, so that healthy operations take no lock.
+	healthy atomic.Bool
+
 	mu       sync.Mutex
 	state    BreakerState
 	failures int
@@ -43,6 +48,9 @@ type breaker struct {
 
 // allow reports whether an operation may go to Redis now.
 func (b *breaker) allow() bool {
+	if b.healthy.Load() {
+		return true
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch b.state {
@@ -60,14 +68,19 @@ func (b *breaker) allow() bool {
 }
 
 func (b *breaker) success() {
+	if b.healthy.Load() {
+		return
+	}
 	b.mu.Lock()
 	b.state, b.failures = BreakerClosed, 0
+	b.healthy.Store(true)
 	b.mu.Unlock()
 }
 
 func (b *breaker) failure() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.healthy.Store(false)
 	b.failures++
 	if b.state == BreakerHalfOpen || (b.state == BreakerClosed && b.failures >= b.threshold) {
 		b.state = BreakerOpen

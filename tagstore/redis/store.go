@@ -236,7 +236,6 @@ func (s *Store) Lookup(ctx context.Context, key string, tags []string) (any, boo
 	if s.near != nil {
 		v, hit, t := s.near.lookup(ctx, key, tags)
 		if hit {
-			s.br.success()
 			s.hits.Add(1)
 			s.l1hits.Add(1)
 			return v, true, tagstore.Stamp{}, nil
@@ -382,8 +381,13 @@ func (s *Store) Stamp(ctx context.Context, tags []string) (tagstore.Stamp, error
 	defer cancel()
 	st := tagstore.Stamp{Tags: stampTags(tags)}
 	vkeys := s.versionKeys(st.Tags)
-	cmd := stampScript.Run(ctx, s.c, vkeys, tokens(len(vkeys))...)
-	versions, err := parseVersions(cmd, len(vkeys))
+	// Not needed for safety (a stamp from before a restart only stores
+	// entries that are never served), but it keeps the stamp useful.
+	_, err := s.checkEpoch(ctx)
+	var versions []uint64
+	if err == nil {
+		versions, err = parseVersions(stampScript.Run(ctx, s.c, vkeys, tokens(len(vkeys))...), len(vkeys))
+	}
 	if err = s.end(parent, err); err != nil {
 		return tagstore.Stamp{}, err
 	}

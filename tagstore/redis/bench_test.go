@@ -1,0 +1,131 @@
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yokedcache/yoked/tagstore/memory"
+)
+
+var benchPayload = bytes.Repeat([]byte("r"), 1024)
+
+// BenchmarkLookupHit is a Redis hit (entry and versions, one round trip,
+// decode, compare); compare with BenchmarkBareGet.
+func BenchmarkLookupHit(b *testing.B) {
+	s := newTestStore(b, sharedRedis(b), Options{Timeout: time.Second})
+	put(b, s, "k", string(benchPayload), "users", "orders")
+	tags := []string{"users", "orders"}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, hit, _, err := s.Lookup(ctx, "k", tags); !hit || err != nil {
+			b.Fatal(hit, err)
+		}
+	}
+}
+
+// BenchmarkBareGet is a go-redis GET of the same payload.
+func BenchmarkBareGet(b *testing.B) {
+	c := redis.NewClient(&redis.Options{Addr: sharedRedis(b), ContextTimeoutEnabled: true})
+	defer c.Close()
+	ctx := context.Background()
+	key := "yoked-bench-bare-" + testNamespace()
+	if err := c.Set(ctx, key, benchPayload, time.Minute).Err(); err != nil {
+		b.Fatal(err)
+	}
+	defer c.Del(ctx, key)
+	for b.Loop() {
+		tctx, cancel := context.WithTimeout(ctx, time.Second) // as the store does
+		if _, err := c.Get(tctx, key).Bytes(); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
+}
+
+// BenchmarkInvalidate invalidates a tag covering 1 or 1,000,000 entries:
+// the cost must not depend on it.
+func BenchmarkInvalidate(b *testing.B) {
+	for _, n := range []int{1, 1_000_000} {
+		b.Run("entries="+strconv.Itoa(n), func(b *testing.B) {
+			if n > 1 && testing.Short() {
+				b.Skip("fills 1M entries; skipped under -short")
+			}
+			srv := startRedis(b)
+			s := newTestStore(b, srv.Addr, Options{Timeout: time.Second})
+			ctx := context.Background()
+			st, err := s.Stamp(ctx, []string{"big"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw := encodeEntry(time.Now().Add(time.Hour), st.Tags, st.Versions, []byte("bvalue"))
+			const batch = 10_000
+			for i := 0; i < n; i += batch {
+				pipe := s.c.Pipeline()
+				for j := i; j < min(i+batch, n); j++ {
+					pipe.Set(ctx, s.entryKey("key-"+strconv.Itoa(j)), raw, time.Hour)
+				}
+				if _, err := pipe.Exec(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, hit, _, err := s.Lookup(ctx, "key-0", []string{"big"}); !hit || err != nil {
+				b.Fatal("filled entry not served", hit, err)
+			}
+			for b.Loop() {
+				if err := s.InvalidateTags(ctx, "big"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, hit, _, _ := s.Lookup(ctx, "key-0", []string{"big"}); hit {
+				b.Fatal("entry served after the invalidation")
+			}
+		})
+	}
+}
+
+// BenchmarkL1Hit is a hit served by the L1 in front of Redis; compare with
+// BenchmarkMemoryHit.
+func BenchmarkL1Hit(b *testing.B) {
+	s := newL1Store(b, sharedRedis(b), Options{Timeout: time.Second, L1TTL: time.Hour})
+	put(b, s, "k", string(benchPayload), "users", "orders")
+	tags := []string{"users", "orders"}
+	ctx := context.Background()
+	get(b, s, "k", tags...) // copies into L1
+	before := s.RedisStats().L1Hits
+	for b.Loop() {
+		if _, hit, _, err := s.Lookup(ctx, "k", tags); !hit || err != nil {
+			b.Fatal(hit, err)
+		}
+	}
+	if got := s.RedisStats().L1Hits - before; got != uint64(b.N) {
+		b.Fatalf("%d of %d hits came from L1", got, b.N)
+	}
+}
+
+// BenchmarkMemoryHit is a hit of the bare memory store.
+func BenchmarkMemoryHit(b *testing.B) {
+	m, err := memory.New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	tags := []string{"users", "orders"}
+	_, _, st, err := m.Lookup(ctx, "k", tags)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Set(ctx, "k", benchPayload, len(benchPayload), 0, st); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, hit, _, err := m.Lookup(ctx, "k", tags); !hit || err != nil {
+			b.Fatal(hit, err)
+		}
+	}
+}
