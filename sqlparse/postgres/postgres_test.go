@@ -185,5 +185,14 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+		// The share of the cost that is pg_query itself (cgo, protobuf).
+		b.Run(bc.name+"/pg_query_only", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := pg.Parse(bc.sql); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
