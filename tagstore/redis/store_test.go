@@ -24,6 +24,9 @@ func newTestStore(t testing.TB, addr string, opt Options) *Store {
 	if opt.Namespace == "" {
 		opt.Namespace = testNamespace()
 	}
+	if opt.Timeout == 0 {
+		opt.Timeout = 2 * time.Second // a loaded test machine is not a fault
+	}
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	s, err := New(c, opt)
 	if err != nil {
