@@ -55,11 +55,7 @@ read straight from go-sqlite3: one run on this machine, not a benchmark.`,
 		if err != nil {
 			return err
 		}
-		if *format == formatJSON {
-			return writeJSON(e.stdout, rep)
-		}
-		rep.print(e.stdout)
-		return nil
+		return emit(e, *format, rep)
 	}
 	return cmd
 }
@@ -129,6 +125,7 @@ func skipSummary(m map[string]uint64) string {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

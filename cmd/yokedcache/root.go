@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -65,9 +68,12 @@ func defaultEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
 }
 
 func runEnv(args []string, e *env) int {
+	redis.SetLogger(quietRedis{})
 	root := newRoot(e)
 	root.SetArgs(args)
-	err := root.Execute()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -119,6 +125,14 @@ configured).`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		newDemoCmd(e),
+		newFlushCmd(e),
+		newStatsCmd(e),
+		newListCmd(e),
+		newGetCmd(e),
+		newDeleteCmd(e),
+		newPingCmd(e),
+		newExplainCmd(e),
+		newBenchCmd(e),
 	)
 	return root
 }
@@ -142,5 +156,17 @@ func checkFormat(f string) error {
 	if f != formatTable && f != formatJSON {
 		return usagef("--format must be table or json, not %q", f)
 	}
+	return nil
+}
+
+// report is a verb's result that can print itself as a table.
+type report interface{ print(io.Writer) }
+
+// emit writes r in the chosen format.
+func emit(e *env, format string, r report) error {
+	if format == formatJSON {
+		return writeJSON(e.stdout, r)
+	}
+	r.print(e.stdout)
 	return nil
 }

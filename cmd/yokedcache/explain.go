@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	yoked "github.com/yokedcache/yoked/driver"
+	"github.com/yokedcache/yoked/sqlparse"
+	"github.com/yokedcache/yoked/sqlparse/dialect"
+	"github.com/yokedcache/yoked/tagstore"
+)
+
+// explanation is explain's output for one statement. Its JSON form is a
+// stable interface documented in docs/cli.md: add fields, never rename or
+// remove them.
+type explanation struct {
+	SQL     string `json:"sql"`
+	Dialect string `json:"dialect"`
+	// Kind is unknown, read, write, ddl, tx, session or other.
+	Kind string `json:"kind"`
+	// Parsed is false when the dialect's parser rejected the text; the
+	// rest then comes from a conservative scan.
+	Parsed bool     `json:"parsed"`
+	Reads  []string `json:"reads"`
+	Writes []string `json:"writes"`
+	// Cacheable says whether yoked may serve this statement from the cache
+	// (outside transactions, on an untainted connection); Reason says why not.
+	Cacheable bool   `json:"cacheable"`
+	Reason    string `json:"reason,omitempty"`
+	// ReadTags are the tags a cached result of this statement carries.
+	ReadTags []string `json:"read_tags"`
+	// Invalidates are the tags a successful execution invalidates ("*": the
+	// whole namespace); empty for statements that write nothing.
+	Invalidates []string `json:"invalidates"`
+	// TaintsSession is true for statements after which yoked stops caching
+	// reads of the connection that ran them (SET, USE, PRAGMA, ...).
+	TaintsSession bool     `json:"taints_session"`
+	Functions     []string `json:"functions"`
+}
+
+// explain turns a parsed statement into what the driver will do with it.
+// It follows the driver's planning rules: tags are driver.TableTag of each
+// table; unknown statements and writes the parser cannot place invalidate
+// everything.
+func explain(sql, dialectName string, st sqlparse.Statement) explanation {
+	x := explanation{
+		SQL: sql, Dialect: dialectName, Kind: st.Kind.String(), Parsed: st.Parsed,
+		Reads: tableNames(st.Reads), Writes: tableNames(st.Writes),
+		Cacheable: st.Cacheable, Reason: st.Reason,
+		ReadTags: []string{}, Invalidates: []string{},
+		TaintsSession: st.Kind == sqlparse.KindSession,
+		Functions:     append([]string{}, st.Functions...),
+	}
+	if st.Kind == sqlparse.KindRead {
+		x.ReadTags = tags(st.Reads)
+	}
+	writeAll := st.AllTables || st.Kind == sqlparse.KindUnknown
+	switch {
+	case writeAll:
+		x.Invalidates = []string{tagstore.AllTag}
+	case len(st.Writes) > 0:
+		x.Invalidates = tags(st.Writes)
+	}
+	if !x.Cacheable && x.Reason == "" {
+		x.Reason = "not a cacheable read (" + x.Kind + ")"
+	}
+	return x
+}
+
+func tableNames(ts []sqlparse.Table) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.String()
+	}
+	return out
+}
+
+func tags(ts []sqlparse.Table) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, t := range ts {
+		if tag := yoked.TableTag(t.Name); !seen[tag] {
+			seen[tag] = true
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+func newExplainCmd(e *env) *cobra.Command {
+	var dialectName string
+	var lines bool
+	cmd := &cobra.Command{
+		Use:   `explain [--dialect sqlite|postgres|mysql] ["SQL" | < file]`,
+		Short: "Show how yoked sees a SQL statement: kind, tables, tags, cacheable",
+		Long: `explain parses SQL with the dialect's parser, as the driver does, and shows
+the statement kind, the tables it reads and writes, the tags a cached result
+gets, the tags a successful execution invalidates, and whether it may be
+cached (and why not).
+
+The SQL comes from the arguments (joined by spaces) or, without arguments,
+from stdin. With --lines each non-empty line is a separate statement.
+Exit status 1 when a statement does not parse (the output still says what
+yoked would do with it: invalidate more, never less).`,
+		Example: `  yokedcache explain "SELECT * FROM users u JOIN orders o ON o.user_id = u.id"
+  yokedcache explain --dialect mysql --format json "UPDATE users SET n = 1"
+  yokedcache explain --lines < queries.sql`,
+	}
+	format := addFormat(cmd)
+	cmd.Flags().StringVar(&dialectName, "dialect", "postgres", "SQL dialect: sqlite, postgres or mysql")
+	cmd.Flags().BoolVar(&lines, "lines", false, "one statement per line")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkFormat(*format); err != nil {
+			return err
+		}
+		d := sqlparse.NormalizeDialect(dialectName)
+		if d == "" {
+			return usagef("--dialect must be sqlite, postgres or mysql, not %q", dialectName)
+		}
+		parser, err := dialect.For(d)
+		if err != nil {
+			return err
+		}
+		var input string
+		if len(args) > 0 {
+			input = strings.Join(args, " ")
+		} else {
+			b, err := io.ReadAll(io.LimitReader(e.stdin, 16<<20))
+			if err != nil {
+				return fmt.Errorf("reading SQL from stdin: %w", err)
+			}
+			input = string(b)
+		}
+		var sqls []string
+		if lines {
+			sc := bufio.NewScanner(strings.NewReader(input))
+			sc.Buffer(nil, 16<<20)
+			for sc.Scan() {
+				if l := strings.TrimSpace(sc.Text()); l != "" {
+					sqls = append(sqls, l)
+				}
+			}
+		} else if s := strings.TrimSpace(input); s != "" {
+			sqls = []string{s}
+		}
+		if len(sqls) == 0 {
+			return usagef("no SQL given: pass it as an argument or on stdin")
+		}
+		out := make([]explanation, len(sqls))
+		bad := 0
+		for i, s := range sqls {
+			out[i] = explain(s, d, parser.Parse(s))
+			if !out[i].Parsed {
+				bad++
+			}
+		}
+		if *format == formatJSON {
+			var v any = out
+			if !lines {
+				v = out[0]
+			}
+			if err := writeJSON(e.stdout, v); err != nil {
+				return err
+			}
+		} else {
+			for i := range out {
+				if i > 0 {
+					fmt.Fprintln(e.stdout)
+				}
+				out[i].print(e.stdout)
+			}
+		}
+		if bad > 0 {
+			return fmt.Errorf("%d of %d statement(s) did not parse as %s; yoked treats them conservatively (shown above)", bad, len(sqls), d)
+		}
+		return nil
+	}
+	return cmd
+}
+
+func (x *explanation) print(w io.Writer) {
+	list := func(s []string) string {
+		if len(s) == 0 {
+			return "-"
+		}
+		return strings.Join(s, ", ")
+	}
+	fmt.Fprintf(w, "sql          %s\n", x.SQL)
+	parsed := "yes"
+	if !x.Parsed {
+		parsed = "NO: the " + x.Dialect + " parser rejected it; the rest is a conservative guess"
+	}
+	fmt.Fprintf(w, "parsed       %s\n", parsed)
+	fmt.Fprintf(w, "kind         %s\n", x.Kind)
+	fmt.Fprintf(w, "reads        %s\n", list(x.Reads))
+	fmt.Fprintf(w, "writes       %s\n", list(x.Writes))
+	c := "yes"
+	if !x.Cacheable {
+		c = "no: " + x.Reason
+	}
+	fmt.Fprintf(w, "cacheable    %s\n", c)
+	fmt.Fprintf(w, "read tags    %s\n", list(x.ReadTags))
+	inv := list(x.Invalidates)
+	if len(x.Invalidates) == 1 && x.Invalidates[0] == tagstore.AllTag {
+		inv = "* (every entry of the namespace)"
+	}
+	fmt.Fprintf(w, "invalidates  %s\n", inv)
+	if x.TaintsSession {
+		fmt.Fprintf(w, "session      later reads of this connection are never cached\n")
+	}
+}
