@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -121,6 +122,15 @@ func (s *RedisServer) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// Signal sends sig to the server process (SIGSTOP/SIGCONT make it hang and
+// resume without closing connections).
+func (s *RedisServer) Signal(sig os.Signal) error {
+	if s.cmd == nil {
+		return os.ErrProcessDone
+	}
+	return s.cmd.Process.Signal(sig)
 }
 
 // Restart stops and starts the server.

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"github.com/yokedcache/yoked/internal/testenv"
 	"strconv"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ var benchPayload = bytes.Repeat([]byte("r"), 1024)
 // BenchmarkLookupHit is a Redis hit (entry and versions, one round trip,
 // decode, compare); compare with BenchmarkBareGet.
 func BenchmarkLookupHit(b *testing.B) {
-	s := newTestStore(b, sharedRedis(b), Options{Timeout: time.Second})
+	s := newTestStore(b, testenv.Redis(b), Options{Timeout: time.Second})
 	put(b, s, "k", string(benchPayload), "users", "orders")
 	tags := []string{"users", "orders"}
 	ctx := context.Background()
@@ -30,10 +31,10 @@ func BenchmarkLookupHit(b *testing.B) {
 
 // BenchmarkBareGet is a go-redis GET of the same payload.
 func BenchmarkBareGet(b *testing.B) {
-	c := redis.NewClient(&redis.Options{Addr: sharedRedis(b), ContextTimeoutEnabled: true})
+	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(b), ContextTimeoutEnabled: true})
 	defer c.Close()
 	ctx := context.Background()
-	key := "yoked-bench-bare-" + testNamespace()
+	key := "yoked-bench-bare-" + testenv.Name("t")
 	if err := c.Set(ctx, key, benchPayload, time.Minute).Err(); err != nil {
 		b.Fatal(err)
 	}
@@ -55,8 +56,8 @@ func BenchmarkInvalidate(b *testing.B) {
 			if n > 1 && testing.Short() {
 				b.Skip("fills 1M entries; skipped under -short")
 			}
-			srv := startRedis(b)
-			s := newTestStore(b, srv.Addr, Options{Timeout: time.Second})
+			srv := testenv.StartRedis(b)
+			s := newTestStore(b, srv.Addr(), Options{Timeout: time.Second})
 			ctx := context.Background()
 			st, err := s.Stamp(ctx, []string{"big"})
 			if err != nil {
@@ -91,7 +92,7 @@ func BenchmarkInvalidate(b *testing.B) {
 // BenchmarkL1Hit is a hit served by the L1 in front of Redis; compare with
 // BenchmarkMemoryHit.
 func BenchmarkL1Hit(b *testing.B) {
-	s := newL1Store(b, sharedRedis(b), Options{Timeout: time.Second, L1TTL: time.Hour})
+	s := newL1Store(b, testenv.Redis(b), Options{Timeout: time.Second, L1TTL: time.Hour})
 	put(b, s, "k", string(benchPayload), "users", "orders")
 	tags := []string{"users", "orders"}
 	ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/yokedcache/yoked/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,9 +49,9 @@ func get(t testing.TB, s *Store, key string, tags ...string) string {
 // A Redis restarted from a snapshot older than the last invalidation must
 // not serve the entries of the snapshot.
 func TestRestoreOldSnapshotNoStale(t *testing.T) {
-	srv := startRedis(t)
-	s := newTestStore(t, srv.Addr, Options{Timeout: 2 * time.Second})
-	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	srv := testenv.StartRedis(t)
+	s := newTestStore(t, srv.Addr(), Options{Timeout: 2 * time.Second})
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer raw.Close()
 	ctx := context.Background()
 
@@ -61,7 +62,7 @@ func TestRestoreOldSnapshotNoStale(t *testing.T) {
 	if err := raw.Save(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	dump := filepath.Join(srv.Dir, "dump.rdb")
+	dump := filepath.Join(srv.Dir(), "dump.rdb")
 	old, err := os.ReadFile(dump)
 	if err != nil {
 		t.Fatal(err)
@@ -99,9 +100,9 @@ func TestRestoreOldSnapshotNoStale(t *testing.T) {
 // Redis dying, hanging and coming back: every operation answers within the
 // timeout, the breaker opens and closes, and nothing old is served after.
 func TestRedisDownFailsOpen(t *testing.T) {
-	srv := startRedis(t)
+	srv := testenv.StartRedis(t)
 	const timeout = 50 * time.Millisecond
-	s, err := NewFromURL("redis://"+srv.Addr+"?namespace="+testNamespace(), Options{
+	s, err := NewFromURL("redis://"+srv.Addr()+"?namespace="+testenv.Name("t"), Options{
 		Timeout: timeout, InvalidateTimeout: timeout, BreakerFailures: 3, BreakerCooldown: 100 * time.Millisecond,
 	})
 	if err != nil {
@@ -127,8 +128,8 @@ func TestRedisDownFailsOpen(t *testing.T) {
 	for name, outage := range map[string]struct{ start, end func() }{
 		"stopped": {srv.Stop, srv.Start},
 		"hung": {
-			func() { _ = srv.cmd.Process.Signal(syscall.SIGSTOP) },
-			func() { _ = srv.cmd.Process.Signal(syscall.SIGCONT) },
+			func() { _ = srv.Signal(syscall.SIGSTOP) },
+			func() { _ = srv.Signal(syscall.SIGCONT) },
 		},
 	} {
 		outage.start()
@@ -177,14 +178,14 @@ func TestEvictionNeverStale(t *testing.T) {
 		mustWork  bool
 	}{{"1mb", false}, {"2mb", true}} {
 		t.Run(c.maxmemory, func(t *testing.T) {
-			srv := startRedis(t, "--maxmemory", c.maxmemory, "--maxmemory-policy", "allkeys-lru")
-			s := newTestStore(t, srv.Addr, Options{Timeout: 2 * time.Second, BreakerFailures: 1 << 30})
+			srv := testenv.StartRedis(t, "--maxmemory", c.maxmemory, "--maxmemory-policy", "allkeys-lru")
+			s := newTestStore(t, srv.Addr(), Options{Timeout: 2 * time.Second, BreakerFailures: 1 << 30})
 			hits, failures := churn(t, s)
 			t.Logf("%d hits, %d refused operations", hits, failures)
 			if !c.mustWork {
 				return
 			}
-			raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+			raw := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 			defer raw.Close()
 			info, err := raw.Info(context.Background(), "stats").Result()
 			if err != nil {
@@ -247,10 +248,10 @@ func churn(t *testing.T, s *Store) (hits, failures int) {
 // A dropped subscription turns L1 off and flushes it; an invalidation
 // published while it was down is never missed.
 func TestPubSubDropFlushesL1(t *testing.T) {
-	srv := startRedis(t)
-	a := newL1Store(t, srv.Addr, Options{Timeout: 2 * time.Second, L1Heartbeat: 200 * time.Millisecond})
-	b := newTestStore(t, srv.Addr, Options{Namespace: a.opt.Namespace, Timeout: 2 * time.Second})
-	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	srv := testenv.StartRedis(t)
+	a := newL1Store(t, srv.Addr(), Options{Timeout: 2 * time.Second, L1Heartbeat: 200 * time.Millisecond})
+	b := newTestStore(t, srv.Addr(), Options{Namespace: a.opt.Namespace, Timeout: 2 * time.Second})
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer raw.Close()
 	ctx := context.Background()
 

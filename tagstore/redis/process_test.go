@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/yokedcache/yoked/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -69,7 +70,7 @@ func TestChildProcess(t *testing.T) {
 // Process A (this test) writes and invalidates; process B (the test binary
 // re-executed) reads through its own Store on the same Redis.
 func TestTwoProcesses(t *testing.T) {
-	addr := sharedRedis(t)
+	addr := testenv.Redis(t)
 	for _, l1 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("L1=%v", l1), func(t *testing.T) {
 			var a *Store

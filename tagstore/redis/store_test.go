@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"github.com/yokedcache/yoked/internal/testenv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ import (
 func newTestStore(t testing.TB, addr string, opt Options) *Store {
 	t.Helper()
 	if opt.Namespace == "" {
-		opt.Namespace = testNamespace()
+		opt.Namespace = testenv.Name("t")
 	}
 	if opt.Timeout == 0 {
 		opt.Timeout = 2 * time.Second // a loaded test machine is not a fault
@@ -45,7 +46,7 @@ func newTestStore(t testing.TB, addr string, opt Options) *Store {
 }
 
 func TestContract(t *testing.T) {
-	addr := sharedRedis(t)
+	addr := testenv.Redis(t)
 	storetest.Run(t, func(t *testing.T) tagstore.Store { return newTestStore(t, addr, Options{Timeout: 2e9}) })
 }
 
@@ -74,15 +75,15 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func TestContractL1(t *testing.T) {
-	addr := sharedRedis(t)
+	addr := testenv.Redis(t)
 	storetest.Run(t, func(t *testing.T) tagstore.Store { return newL1Store(t, addr, Options{Timeout: 2e9}) })
 }
 
 func TestContractCluster(t *testing.T) {
-	addrs := startCluster(t)
+	addrs := testenv.RedisCluster(t)
 	url := "redis-cluster://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
 	storetest.Run(t, func(t *testing.T) tagstore.Store {
-		s, err := NewFromURL(url+"&namespace="+testNamespace()+"&timeout=2s", Options{})
+		s, err := NewFromURL(url+"&namespace="+testenv.Name("t")+"&timeout=2s", Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +124,7 @@ func TestContractCluster(t *testing.T) {
 }
 
 func TestNamespacesIsolated(t *testing.T) {
-	addr := sharedRedis(t)
+	addr := testenv.Redis(t)
 	a := newTestStore(t, addr, Options{})
 	b := newTestStore(t, addr, Options{})
 	ctx := context.Background()
@@ -152,7 +153,7 @@ func TestNamespacesIsolated(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	addr := sharedRedis(t)
+	addr := testenv.Redis(t)
 	for _, ns := range []string{"a:b", "{x}", "sp ace", string(make([]byte, 65))} {
 		if _, err := New(redis.NewClient(&redis.Options{Addr: addr}), Options{Namespace: ns}); err == nil {
 			t.Errorf("namespace %q accepted", ns)
@@ -170,7 +171,7 @@ func TestBadOptions(t *testing.T) {
 }
 
 func TestCorruptEntryIsMiss(t *testing.T) {
-	addr := sharedRedis(t)
+	addr := testenv.Redis(t)
 	var logged strings.Builder
 	s := newTestStore(t, addr, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	ctx := context.Background()
