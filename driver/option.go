@@ -15,6 +15,12 @@ type Option func(*Config)
 // may share one store; they then also share invalidations.
 func WithStore(store tagstore.Store) Option { return func(c *Config) { c.Store = store } }
 
+// WithStoreURL selects the store by URL, as YOKED_STORE does ("memory",
+// "memory://?max_bytes=N", "redis://host:6379/0?l1=true", "redis-cluster://…").
+// Stores opened by URL are shared by every DB of the process with the same
+// URL and namespace. Ignored with WithStore.
+func WithStoreURL(url string) Option { return func(c *Config) { c.StoreURL = url } }
+
 // WithNamespace sets the namespace of the default store (ignored with WithStore).
 func WithNamespace(ns string) Option { return func(c *Config) { c.Namespace = ns } }
 

@@ -18,14 +18,22 @@ import (
 	"github.com/yokedcache/yoked/tagstore/memory"
 )
 
+// opener opens a fresh database through yoked and the same database without.
+type opener func(t testing.TB, opts ...yoked.Option) (db, raw *sql.DB, cache *yoked.Cache)
+
 // openSQLite opens a fresh SQLite file through yoked with its own memory
 // store, and the same file without yoked for comparison.
 func openSQLite(t testing.TB, opts ...yoked.Option) (db, raw *sql.DB, cache *yoked.Cache) {
 	t.Helper()
+	return openSQLiteStore(t, append([]yoked.Option{yoked.WithStore(mustMemory(t))}, opts...)...)
+}
+
+// openSQLiteStore is openSQLite with the store chosen by opts.
+func openSQLiteStore(t testing.TB, opts ...yoked.Option) (db, raw *sql.DB, cache *yoked.Cache) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "test.db")
 	dsn := "file:" + path + "?_busy_timeout=5000&_journal_mode=WAL"
-	store := mustMemory(t)
-	db, err := yoked.Open("sqlite3", dsn, append([]yoked.Option{yoked.WithStore(store)}, opts...)...)
+	db, err := yoked.Open("sqlite3", dsn, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +87,10 @@ func queryString(t testing.TB, db interface {
 
 func hits(c *yoked.Cache) uint64 { return c.Stats().Hits }
 
-func TestCachedReadAndAutocommitInvalidation(t *testing.T) {
-	db, _, cache := openSQLite(t)
+func TestCachedReadAndAutocommitInvalidation(t *testing.T) { testCachedReadAndAutocommitInvalidation(t, openSQLite) }
+
+func testCachedReadAndAutocommitInvalidation(t *testing.T, open opener) {
+	db, _, cache := open(t)
 	ctx := context.Background()
 	q := `SELECT name FROM users WHERE id = ?`
 	if got := queryString(t, db, ctx, q, 1); got != "ada" {
@@ -115,8 +125,10 @@ func TestCachedReadAndAutocommitInvalidation(t *testing.T) {
 	}
 }
 
-func TestTransactionCommitAndRollback(t *testing.T) {
-	db, _, cache := openSQLite(t)
+func TestTransactionCommitAndRollback(t *testing.T) { testTransactionCommitAndRollback(t, openSQLite) }
+
+func testTransactionCommitAndRollback(t *testing.T, open opener) {
+	db, _, cache := open(t)
 	ctx := context.Background()
 	q := `SELECT name FROM users WHERE id = 1`
 	queryString(t, db, ctx, q) // fill
@@ -319,8 +331,10 @@ func scanAll(t *testing.T, rows *sql.Rows) [][]any {
 	return out
 }
 
-func TestHitIsIndistinguishableFromMiss(t *testing.T) {
-	db, raw, cache := openSQLite(t)
+func TestHitIsIndistinguishableFromMiss(t *testing.T) { testHitIsIndistinguishableFromMiss(t, openSQLite) }
+
+func testHitIsIndistinguishableFromMiss(t *testing.T, open opener) {
+	db, raw, cache := open(t)
 	q := `SELECT id, name, score, active, avatar, created, NULL AS nada FROM users ORDER BY id`
 	read := func(d *sql.DB) ([]string, []colInfo, [][]any) {
 		rows, err := d.Query(q)
@@ -502,8 +516,10 @@ func TestConfigErrorsAtOpen(t *testing.T) {
 // TestConcurrentReadersNeverSeeOlderThanReturnedWrite: writers bump a counter
 // and publish each value once its Exec or Commit has returned; a reader that
 // starts after a value was published must see it or a newer one.
-func TestConcurrentReadersNeverSeeOlderThanReturnedWrite(t *testing.T) {
-	db, _, cache := openSQLite(t)
+func TestConcurrentReadersNeverSeeOlderThanReturnedWrite(t *testing.T) { testConcurrentReadersNeverSeeOlderThanReturnedWrite(t, openSQLite) }
+
+func testConcurrentReadersNeverSeeOlderThanReturnedWrite(t *testing.T, open opener) {
+	db, _, cache := open(t)
 	mustExec(t, db, `CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`)
 	mustExec(t, db, `INSERT INTO counter VALUES (1, 0)`)
 	db.SetMaxOpenConns(8)
