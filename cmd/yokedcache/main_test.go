@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yokedcache/yoked/internal/testenv"
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/tagstore"
 	redisstore "github.com/yokedcache/yoked/tagstore/redis"
@@ -260,20 +261,10 @@ func TestExplainThroughParsers(t *testing.T) {
 	}
 }
 
-// redisURL returns the shared test Redis, or skips.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 300*time.Millisecond)
-	if err != nil {
-		t.Skip("Redis not reachable on 127.0.0.1:6379 (start it with bash .ci/run); skipping the store verbs")
-	}
-	c.Close()
-	return "redis://127.0.0.1:6379"
-}
-
 func TestStoreVerbsAgainstRedis(t *testing.T) {
-	url := redisURL(t)
-	ns := fmt.Sprintf("yokedcache-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	addr := testenv.Redis(t)
+	url := "redis://" + addr
+	ns := testenv.Name("yokedcache")
 	s, err := redisstore.NewFromURL(url, redisstore.Options{Namespace: ns, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -373,7 +364,7 @@ func TestStoreVerbsAgainstRedis(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed.Keys) != 0 {
 		t.Errorf("after flush --all, list = %v (%v)", listed.Keys, err)
 	}
-	if r := run(opts{}, "ping"); r.code != 0 || !strings.Contains(r.stdout, "127.0.0.1:6379") {
+	if r := run(opts{}, "ping"); r.code != 0 || !strings.Contains(r.stdout, addr) {
 		t.Errorf("ping: %d %q", r.code, r.stderr)
 	}
 }
