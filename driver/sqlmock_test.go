@@ -58,11 +58,18 @@ func openMock(t *testing.T, opts ...func(*sqlmockOpts)) (*sql.DB, sqlmock.Sqlmoc
 	return db, mock, store
 }
 
-type sqlmockOpts struct{ conv driver.ValueConverter }
+type sqlmockOpts struct {
+	conv  driver.ValueConverter
+	pings bool
+}
 
 func newMock(dsn string, o sqlmockOpts) (*sql.DB, sqlmock.Sqlmock, error) {
-	if o.conv != nil {
+	// sqlmock's option type is unexported: one call per combination used.
+	switch {
+	case o.conv != nil:
 		return sqlmock.NewWithDSN(dsn, sqlmock.ValueConverterOption(o.conv))
+	case o.pings:
+		return sqlmock.NewWithDSN(dsn, sqlmock.MonitorPingsOption(true))
 	}
 	return sqlmock.NewWithDSN(dsn)
 }
@@ -183,6 +190,23 @@ func TestNamedValueCheckerIsNotMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+	if err := mock.ExpectationsWereMet(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPingIsForwarded: the base's Pinger answers, error included.
+func TestPingIsForwarded(t *testing.T) {
+	db, mock, _ := openMock(t, func(o *sqlmockOpts) { o.pings = true })
+	down := fmt.Errorf("server went away")
+	mock.ExpectPing()
+	mock.ExpectPing().WillReturnError(down)
+	if err := db.Ping(); err != nil {
+		t.Fatalf("first ping: %v", err)
+	}
+	if err := db.Ping(); err != down {
+		t.Fatalf("second ping = %v, want the base's error", err)
+	}
 	if err := mock.ExpectationsWereMet(); err != nil {
 		t.Fatal(err)
 	}
