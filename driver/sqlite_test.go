@@ -87,7 +87,9 @@ func queryString(t testing.TB, db interface {
 
 func hits(c *yoked.Cache) uint64 { return c.Stats().Hits }
 
-func TestCachedReadAndAutocommitInvalidation(t *testing.T) { testCachedReadAndAutocommitInvalidation(t, openSQLite) }
+func TestCachedReadAndAutocommitInvalidation(t *testing.T) {
+	testCachedReadAndAutocommitInvalidation(t, openSQLite)
+}
 
 func testCachedReadAndAutocommitInvalidation(t *testing.T, open opener) {
 	db, _, cache := open(t)
@@ -331,7 +333,9 @@ func scanAll(t *testing.T, rows *sql.Rows) [][]any {
 	return out
 }
 
-func TestHitIsIndistinguishableFromMiss(t *testing.T) { testHitIsIndistinguishableFromMiss(t, openSQLite) }
+func TestHitIsIndistinguishableFromMiss(t *testing.T) {
+	testHitIsIndistinguishableFromMiss(t, openSQLite)
+}
 
 func testHitIsIndistinguishableFromMiss(t *testing.T, open opener) {
 	db, raw, cache := open(t)
@@ -516,7 +520,9 @@ func TestConfigErrorsAtOpen(t *testing.T) {
 // TestConcurrentReadersNeverSeeOlderThanReturnedWrite: writers bump a counter
 // and publish each value once its Exec or Commit has returned; a reader that
 // starts after a value was published must see it or a newer one.
-func TestConcurrentReadersNeverSeeOlderThanReturnedWrite(t *testing.T) { testConcurrentReadersNeverSeeOlderThanReturnedWrite(t, openSQLite) }
+func TestConcurrentReadersNeverSeeOlderThanReturnedWrite(t *testing.T) {
+	testConcurrentReadersNeverSeeOlderThanReturnedWrite(t, openSQLite)
+}
 
 func testConcurrentReadersNeverSeeOlderThanReturnedWrite(t *testing.T, open opener) {
 	db, _, cache := open(t)
