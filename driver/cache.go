@@ -51,17 +51,22 @@ func (c *Cache) InvalidateTables(ctx context.Context, tables ...string) {
 	for i, t := range tables {
 		tags[i] = TableTag(t)
 	}
+	c.stats.invalidated(tags)
 	c.inv.Invalidate(ctx, tags, false)
 }
 
 // InvalidateTags invalidates every entry carrying any of tags, with the
 // guarantee of InvalidateTables.
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) {
+	c.stats.invalidated(tags)
 	c.inv.Invalidate(ctx, tags, false)
 }
 
 // InvalidateAll invalidates every entry of the namespace.
-func (c *Cache) InvalidateAll(ctx context.Context) { c.inv.Invalidate(ctx, nil, true) }
+func (c *Cache) InvalidateAll(ctx context.Context) {
+	c.stats.invalidated(nil)
+	c.inv.Invalidate(ctx, nil, true)
+}
 
 // Stats returns the cache's counters.
 func (c *Cache) Stats() Stats {
@@ -78,9 +83,21 @@ type Stats struct {
 	Stores        uint64            `json:"stores"`
 	Invalidations uint64            `json:"invalidations"`
 	Skips         map[string]uint64 `json:"skips"` // by reason
-	Store         tagstore.Stats    `json:"store"`
-	Invalidator   invalidator.Stats `json:"invalidator"`
+	// Tables counts, by tag ("table:users"), the hits and misses of cached
+	// reads of the table and the invalidations of its tag.
+	Tables      map[string]TableStats `json:"tables"`
+	Store       tagstore.Stats        `json:"store"`
+	Invalidator invalidator.Stats     `json:"invalidator"`
 }
+
+// TableStats are the counters of one table tag.
+type TableStats struct {
+	Hits          uint64 `json:"hits"`
+	Misses        uint64 `json:"misses"`
+	Invalidations uint64 `json:"invalidations"`
+}
+
+type tableCounters struct{ hits, misses, invalidations atomic.Uint64 }
 
 // Skip reasons counted in Stats.Skips.
 const (
@@ -101,6 +118,26 @@ var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skip
 type counters struct {
 	hits, misses, stores, invalidations atomic.Uint64
 	skips                               sync.Map // reason -> *atomic.Uint64
+	tables                              sync.Map // tag -> *tableCounters
+}
+
+// table returns the counters of a tag, creating them.
+func (c *counters) table(tag string) *tableCounters {
+	v, ok := c.tables.Load(tag)
+	if !ok {
+		v, _ = c.tables.LoadOrStore(tag, new(tableCounters))
+	}
+	return v.(*tableCounters)
+}
+
+func (c *counters) invalidated(tags []string) {
+	c.invalidations.Add(1)
+	for _, t := range tags {
+		// Only table tags: entity tags such as "user:42" are unbounded.
+		if strings.HasPrefix(t, TablePrefix) {
+			c.table(t).invalidations.Add(1)
+		}
+	}
 }
 
 func (c *counters) skip(reason string) {
@@ -112,9 +149,15 @@ func (c *counters) skip(reason string) {
 }
 
 func (c *counters) snapshot() Stats {
-	s := Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stores: c.stores.Load(), Invalidations: c.invalidations.Load(), Skips: map[string]uint64{}}
+	s := Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stores: c.stores.Load(), Invalidations: c.invalidations.Load(),
+		Skips: map[string]uint64{}, Tables: map[string]TableStats{}}
 	c.skips.Range(func(k, v any) bool {
 		s.Skips[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	c.tables.Range(func(k, v any) bool {
+		tc := v.(*tableCounters)
+		s.Tables[k.(string)] = TableStats{Hits: tc.hits.Load(), Misses: tc.misses.Load(), Invalidations: tc.invalidations.Load()}
 		return true
 	})
 	return s
@@ -150,6 +193,9 @@ type plan struct {
 	readTags  []string
 	writeTags []string
 	writeAll  bool
+	// tables are the counters of readTags, resolved once per plan so the
+	// hit path only adds to them.
+	tables []*tableCounters
 }
 
 func (p *plan) isWrite() bool {
@@ -164,10 +210,11 @@ func (p *plan) isWrite() bool {
 type planner struct {
 	parser sqlparse.Parser
 	plans  *otter.Cache[string, *plan]
+	stats  *counters
 }
 
-func newPlanner(p sqlparse.Parser) *planner {
-	return &planner{parser: p, plans: otter.Must(&otter.Options[string, *plan]{MaximumSize: 10_000})}
+func newPlanner(p sqlparse.Parser, stats *counters) *planner {
+	return &planner{parser: p, plans: otter.Must(&otter.Options[string, *plan]{MaximumSize: 10_000}), stats: stats}
 }
 
 func (pl *planner) plan(query string) *plan {
@@ -180,6 +227,9 @@ func (pl *planner) plan(query string) *plan {
 	p.writeTags = tagsOf(st.Writes)
 	if st.Kind == sqlparse.KindUnknown && len(p.writeTags) == 0 {
 		p.writeAll = true
+	}
+	for _, tag := range p.readTags {
+		p.tables = append(p.tables, pl.stats.table(tag))
 	}
 	pl.plans.Set(query, p)
 	return p

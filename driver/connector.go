@@ -79,10 +79,10 @@ func newConnector(base driver.Connector, baseName, identity string, opts []Optio
 		cfg:      cfg,
 		identity: identity,
 		dialect:  sqlparse.NormalizeDialect(d),
-		planner:  newPlanner(parser),
 		cache:    cacheFor(store, &cfg),
 		disabled: cfg.Disabled,
 	}
+	c.planner = newPlanner(parser, &c.cache.stats)
 	c.drv = &boundDriver{Driver: &Driver{base: base.Driver(), opts: opts}, c: c}
 	return c, nil
 }

@@ -56,6 +56,9 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 		if hit {
 			if res, ok := v.(*result); ok {
 				stats.hits.Add(1)
+				for _, tc := range p.tables {
+					tc.hits.Add(1)
+				}
 				return &cachedRows{res: res}, nil
 			}
 			// A foreign value under our key: never serve it.
@@ -65,6 +68,9 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 		stamp = st
 	}
 	stats.misses.Add(1)
+	for _, tc := range p.tables {
+		tc.misses.Add(1)
+	}
 	rows, err := run()
 	if err != nil {
 		return rows, err
@@ -107,6 +113,6 @@ func (c *connector) invalidate(ctx context.Context, tags []string, all bool) {
 	if len(tags) == 0 && !all {
 		return
 	}
-	c.cache.stats.invalidations.Add(1)
+	c.cache.stats.invalidated(tags)
 	c.cache.inv.Invalidate(ctx, tags, all)
 }

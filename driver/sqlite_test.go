@@ -599,3 +599,18 @@ func testConcurrentReadersNeverSeeOlderThanReturnedWrite(t *testing.T, open open
 		t.Logf("last value %d: %d hits, %d misses", published.Load(), s.Hits, s.Misses)
 	}
 }
+
+func TestPerTableStats(t *testing.T) {
+	db, _, cache := openSQLite(t)
+	ctx := context.Background()
+	queryString(t, db, ctx, `SELECT name FROM users WHERE id = 1`)
+	queryString(t, db, ctx, `SELECT name FROM users WHERE id = 1`)
+	mustExec(t, db, `UPDATE orders SET total = 3 WHERE id = 1`)
+	st := cache.Stats().Tables
+	if u := st["table:users"]; u.Hits != 1 || u.Misses != 1 {
+		t.Fatalf("table:users = %+v", u)
+	}
+	if o := st["table:orders"]; o.Invalidations == 0 {
+		t.Fatalf("table:orders = %+v", o)
+	}
+}

@@ -24,7 +24,7 @@ func (t *tx) Commit() error {
 	// Invalidate whatever err says: a commit that failed on a lost connection
 	// may still have committed.
 	if t.itx.Dirty() {
-		t.cn.c.cache.stats.invalidations.Add(1)
+		t.cn.c.cache.stats.invalidated(t.itx.Tags())
 	}
 	t.itx.Commit(context.Background(), err)
 	return err
@@ -41,7 +41,7 @@ func (t *tx) Rollback() error {
 // inside it; the tags stay collected for the real Commit.
 func (t *tx) flush(ctx context.Context) {
 	if t.itx.Dirty() {
-		t.cn.c.cache.stats.invalidations.Add(1)
+		t.cn.c.cache.stats.invalidated(t.itx.Tags())
 	}
 	t.itx.Flush(ctx)
 }

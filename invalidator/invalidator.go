@@ -241,6 +241,15 @@ func (t *Tx) Add(tags []string, all bool) {
 	}
 }
 
+// Tags returns the tags collected so far (without the "everything" mark).
+func (t *Tx) Tags() []string {
+	tags := make([]string, 0, len(t.tags))
+	for tag := range t.tags {
+		tags = append(tags, tag)
+	}
+	return tags
+}
+
 // Dirty reports whether the transaction has written anything so far.
 func (t *Tx) Dirty() bool { return t.all || len(t.tags) > 0 }
 
@@ -264,9 +273,5 @@ func (t *Tx) Flush(ctx context.Context) {
 	if !t.Dirty() {
 		return
 	}
-	tags := make([]string, 0, len(t.tags))
-	for tag := range t.tags {
-		tags = append(tags, tag)
-	}
-	t.inv.Invalidate(ctx, tags, t.all)
+	t.inv.Invalidate(ctx, t.Tags(), t.all)
 }
