@@ -211,6 +211,15 @@ type planner struct {
 	parser sqlparse.Parser
 	plans  *otter.Cache[string, *plan]
 	stats  *counters
+	// epoch changes whenever plans must be rebuilt (the schema changed);
+	// connections and statements holding plans compare it before use.
+	epoch atomic.Uint64
+}
+
+// reset drops every plan: after DDL, or when the catalog changed.
+func (pl *planner) reset() {
+	pl.epoch.Add(1)
+	pl.plans.InvalidateAll()
 }
 
 func newPlanner(p sqlparse.Parser, stats *counters) *planner {

@@ -60,6 +60,34 @@ type conn struct {
 	unwrapped bool
 
 	keyBuf []byte
+
+	// plans is a small per-connection plan cache in front of the
+	// connector's: no locks on the hit path. planEpoch is the planner epoch
+	// it was filled in.
+	plans     map[string]*plan
+	planEpoch uint64
+}
+
+// maxConnPlans bounds the per-connection plan cache; it is emptied when full.
+const maxConnPlans = 256
+
+// plan returns the plan of query, from the connection's own cache when it
+// is current.
+func (cn *conn) plan(query string) *plan {
+	pl := cn.c.planner
+	if e := pl.epoch.Load(); e != cn.planEpoch || cn.plans == nil {
+		cn.plans = make(map[string]*plan, 16)
+		cn.planEpoch = e
+	}
+	if p, ok := cn.plans[query]; ok {
+		return p
+	}
+	p := pl.plan(query)
+	if len(cn.plans) >= maxConnPlans {
+		clear(cn.plans)
+	}
+	cn.plans[query] = p
+	return p
 }
 
 func newConn(base driver.Conn, c *connector) *conn {
@@ -196,7 +224,7 @@ func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.Nam
 	if cn.ec == nil && cn.e == nil {
 		return nil, driver.ErrSkip
 	}
-	return cn.exec(ctx, cn.c.planner.plan(query), func() (driver.Result, error) {
+	return cn.exec(ctx, cn.plan(query), func() (driver.Result, error) {
 		if cn.ec != nil {
 			return cn.ec.ExecContext(ctx, query, args)
 		}
@@ -217,7 +245,7 @@ func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.Na
 	if cn.qc == nil && cn.q == nil {
 		return nil, driver.ErrSkip
 	}
-	return cn.query(ctx, cn.c.planner.plan(query), query, args, func() (driver.Rows, error) {
+	return cn.query(ctx, cn.plan(query), query, args, func() (driver.Rows, error) {
 		if cn.qc != nil {
 			return cn.qc.QueryContext(ctx, query, args)
 		}

@@ -117,10 +117,18 @@ func (r *fwdRows) colTypes(n int) []colType {
 type cachedRows struct {
 	res *result
 	i   int
+	// inline holds the copy of the column names for narrow results, so that
+	// a hit allocates once.
+	inline [6]string
 }
 
 func (r *cachedRows) Columns() []string {
 	// database/sql hands this slice to the application: give it a copy.
+	if n := len(r.res.cols); n <= len(r.inline) {
+		c := r.inline[:n:n]
+		copy(c, r.res.cols)
+		return c
+	}
 	return append([]string(nil), r.res.cols...)
 }
 

@@ -21,7 +21,6 @@ type stmt struct {
 	base  driver.Stmt
 	cn    *conn
 	query string
-	p     *plan
 }
 
 type stmtCC struct{ *stmt }
@@ -31,7 +30,7 @@ func (s stmtCC) ColumnConverter(idx int) driver.ValueConverter { //nolint:static
 }
 
 func newStmt(base driver.Stmt, cn *conn, query string) driver.Stmt {
-	s := &stmt{base: base, cn: cn, query: query, p: cn.c.planner.plan(query)}
+	s := &stmt{base: base, cn: cn, query: query}
 	if _, ok := base.(driver.ColumnConverter); ok { //nolint:staticcheck
 		return stmtCC{s}
 	}
@@ -68,7 +67,7 @@ func valuesToNamed(args []driver.Value) []driver.NamedValue {
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	return s.cn.exec(ctx, s.p, func() (driver.Result, error) {
+	return s.cn.exec(ctx, s.cn.plan(s.query), func() (driver.Result, error) {
 		if sc, ok := s.base.(driver.StmtExecContext); ok {
 			return sc.ExecContext(ctx, args)
 		}
@@ -86,7 +85,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.cn.query(ctx, s.p, s.query, args, func() (driver.Rows, error) {
+	return s.cn.query(ctx, s.cn.plan(s.query), s.query, args, func() (driver.Rows, error) {
 		if sc, ok := s.base.(driver.StmtQueryContext); ok {
 			return sc.QueryContext(ctx, args)
 		}
