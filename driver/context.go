@@ -10,8 +10,7 @@ type queryOpts struct {
 	skip    bool
 	refresh bool
 	ttl     time.Duration
-	tags    []string
-	scope   string
+	tags    []string // extra tags, the scope included; part of the cache key
 }
 
 type ctxKey struct{}
@@ -55,8 +54,8 @@ func WithQueryTTL(ctx context.Context, ttl time.Duration) context.Context {
 
 // WithTags returns a context whose cached reads also carry tags (such as
 // "user:42" or "tenant:acme"), so that Cache.InvalidateTags or a pattern can
-// drop them. Tags add invalidation triggers; they do not change which result
-// a query gets.
+// drop them. Reads with different extra tags are cached apart, so a result
+// cached without a tag never answers a read that carries it.
 func WithTags(ctx context.Context, tags ...string) context.Context {
 	return withOpts(ctx, func(o *queryOpts) { o.tags = append(o.tags, tags...) })
 }
@@ -67,7 +66,6 @@ func WithTags(ctx context.Context, tags ...string) context.Context {
 // security: WithScope(ctx, "tenant:acme").
 func WithScope(ctx context.Context, scope string) context.Context {
 	return withOpts(ctx, func(o *queryOpts) {
-		o.scope = scope
 		if scope != "" {
 			o.tags = append(o.tags, scope)
 		}

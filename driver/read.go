@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"database/sql/driver"
+	"strings"
 	"time"
 
 	"github.com/yokedcache/yoked/tagstore"
@@ -22,7 +23,10 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 	var scope string
 	tags := p.readTags
 	if o != nil {
-		scope = o.scope
+		// Extra tags are part of the key: an entry filled without "user:42"
+		// must not answer a read that expects InvalidateTags("user:42") to
+		// drop it. The scope is a tag too (WithScope adds it to o.tags).
+		scope = strings.Join(o.tags, "\x00")
 		if len(o.tags) > 0 {
 			tags = append(append(make([]string, 0, len(tags)+len(o.tags)), tags...), o.tags...)
 		}

@@ -614,3 +614,23 @@ func TestPerTableStats(t *testing.T) {
 		t.Fatalf("table:orders = %+v", o)
 	}
 }
+
+// A result cached without an extra tag must not answer a read that carries
+// it: invalidating the tag would otherwise miss it.
+func TestExtraTagsAreCachedApart(t *testing.T) {
+	db, raw, cache := openSQLite(t)
+	ctx := context.Background()
+	q := `SELECT name FROM users WHERE id = 2`
+	queryString(t, db, ctx, q) // cached without tags
+	tctx := yoked.WithTags(ctx, "user:2")
+	queryString(t, db, tctx, q) // cached with user:2
+	mustExec(t, raw, `UPDATE users SET name = 'outside' WHERE id = 2`)
+	cache.InvalidateTags(ctx, "user:2")
+	if got := queryString(t, db, tctx, q); got != "outside" {
+		t.Fatalf("tagged read after InvalidateTags = %q", got)
+	}
+	sctx := yoked.WithScope(ctx, "tenant:a")
+	if got := queryString(t, db, sctx, q); got != "outside" {
+		t.Fatalf("scoped read = %q", got)
+	}
+}
