@@ -1,6 +1,8 @@
 package prom
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yokedcache/yoked/driver"
@@ -29,6 +31,7 @@ type Collector struct {
 	storeHits, storeMisses, storeErrors        *prometheus.Desc
 	entries, bytes                             *prometheus.Desc
 	invFailures, invRetries, invPending        *prometheus.Desc
+	tableHits, tableMisses, tableInvalidations *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -57,13 +60,18 @@ func NewCollector(src Source, o Opts) *Collector {
 		invFailures:   d("invalidation_failures_total", "Invalidations the store refused; their tags stay blocked until a retry succeeds."),
 		invRetries:    d("invalidation_retries_total", "Retries of failed invalidations."),
 		invPending:    d("invalidations_pending", "Tags whose invalidation has not reached the store yet (reads of them bypass the cache)."),
+
+		tableHits:          d("table_hits_total", "Cache hits of reads of a table.", "table"),
+		tableMisses:        d("table_misses_total", "Cache misses of reads of a table.", "table"),
+		tableInvalidations: d("table_invalidations_total", "Invalidations of a table's tag.", "table"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stores, c.invalidations, c.skips,
-		c.storeHits, c.storeMisses, c.storeErrors, c.entries, c.bytes, c.invFailures, c.invRetries, c.invPending} {
+		c.storeHits, c.storeMisses, c.storeErrors, c.entries, c.bytes, c.invFailures, c.invRetries, c.invPending,
+		c.tableHits, c.tableMisses, c.tableInvalidations} {
 		ch <- d
 	}
 }
@@ -96,4 +104,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.invFailures, s.Invalidator.Failures)
 	counter(c.invRetries, s.Invalidator.Retries)
 	gauge(c.invPending, float64(s.Invalidator.Pending))
+	for tag, t := range s.Tables {
+		table := strings.TrimPrefix(tag, driver.TablePrefix)
+		counter(c.tableHits, t.Hits, table)
+		counter(c.tableMisses, t.Misses, table)
+		counter(c.tableInvalidations, t.Invalidations, table)
+	}
 }

@@ -82,6 +82,9 @@ func TestCollectorFollowsARealCache(t *testing.T) {
 	if got, err := gather(c, "yoked_store_entries", ""); err != nil || got < 1 {
 		t.Errorf("store_entries = %v (%v)", got, err)
 	}
+	if got, err := gatherLabel(c, "yoked_table_hits_total", "table", "t"); err != nil || got != float64(base.Tables["table:t"].Hits+2) {
+		t.Errorf("table_hits_total{table=t} = %v (%v), want %d", got, err, base.Tables["table:t"].Hits+2)
+	}
 	if n := testutil.CollectAndCount(c, "yoked_invalidations_pending"); n != 1 {
 		t.Errorf("invalidations_pending exported %d times", n)
 	}
@@ -89,6 +92,15 @@ func TestCollectorFollowsARealCache(t *testing.T) {
 
 // gather returns the value of one metric (with reason label when given).
 func gather(c prometheus.Collector, name, reason string) (float64, error) {
+	if reason == "" {
+		return gatherLabel(c, name, "", "")
+	}
+	return gatherLabel(c, name, "reason", reason)
+}
+
+// gatherLabel returns the value of one metric, of the series whose label
+// has value (any series when label is "").
+func gatherLabel(c prometheus.Collector, name, label, value string) (float64, error) {
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(c); err != nil {
 		return 0, err
@@ -102,9 +114,9 @@ func gather(c prometheus.Collector, name, reason string) (float64, error) {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			match := reason == ""
+			match := label == ""
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
+				if l.GetName() == label && l.GetValue() == value {
 					match = true
 				}
 			}
