@@ -380,3 +380,29 @@ func sortedCopy(s []string) []string {
 	}
 	return c
 }
+
+func TestBenchSQLite(t *testing.T) {
+	dsn := "file:" + filepath.Join(t.TempDir(), "bench.db") + "?_busy_timeout=5000&_journal_mode=WAL"
+	r := runCmd(t, opts{}, "bench", "--driver", "sqlite3", "--dsn", dsn, "--n", "400", "--rows", "50", "--concurrency", "2", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("bench: exit %d: %s", r.code, r.stderr)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if len(rep.Phases) != 2 || rep.Phases[0].Name != "raw" || rep.Phases[1].Name != "cached" {
+		t.Fatalf("phases: %+v", rep.Phases)
+	}
+	for _, p := range rep.Phases {
+		if p.Ops != 400 || p.Errors != 0 || p.P50 <= 0 || p.P99 < p.P50 {
+			t.Errorf("%s phase: %+v", p.Name, p)
+		}
+	}
+	if hr := rep.Phases[1].HitRatio; hr == nil || *hr <= 0 {
+		t.Errorf("cached phase hit ratio %v, want > 0", hr)
+	}
+	if rep.SpeedUp <= 0 {
+		t.Errorf("speed-up %v", rep.SpeedUp)
+	}
+}
