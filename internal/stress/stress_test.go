@@ -1,0 +1,393 @@
+package stress_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
+
+	yoked "github.com/yokedcache/yoked/driver"
+	"github.com/yokedcache/yoked/internal/staleness"
+	"github.com/yokedcache/yoked/internal/stress"
+	"github.com/yokedcache/yoked/internal/testenv"
+	"github.com/yokedcache/yoked/tagstore"
+	"github.com/yokedcache/yoked/tagstore/memory"
+)
+
+// Environment of a child process (the test binary re-executed).
+const (
+	envChild = "YOKED_STRESS_CHILD" // history file to write
+	envDSN   = "YOKED_STRESS_DSN"
+	envStore = "YOKED_STRESS_STORE"
+	envProc  = "YOKED_STRESS_PROC"
+	envFor   = "YOKED_STRESS_FOR"
+)
+
+// duration is how long each mode of TestStress runs: YOKED_STRESS_DURATION,
+// default 25s (two modes: about a minute of CI time).
+func duration(t *testing.T) time.Duration {
+	v := os.Getenv("YOKED_STRESS_DURATION")
+	if v == "" {
+		if testing.Short() {
+			return 5 * time.Second
+		}
+		return 25 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("YOKED_STRESS_DURATION=%q is not a positive Go duration", v)
+	}
+	return d
+}
+
+// summary is what a child reports besides its history.
+type summary struct {
+	Reads, Writes int64
+	Hits, Misses  uint64
+	Skips         map[string]uint64
+	Errors        int64
+	FirstErrors   []string
+}
+
+// TestStress runs the workload in two processes sharing PostgreSQL and a
+// private Redis, injects Redis faults while they run, and checks the merged
+// history: no stale, rolled-back or invented value may be read, and no
+// error may reach the application.
+func TestStress(t *testing.T) {
+	if os.Getenv(envChild) != "" {
+		child(t)
+		return
+	}
+	d := duration(t)
+	for _, mode := range []struct{ name, query string }{{"redis", ""}, {"redis+l1", "&l1=true"}} {
+		t.Run(mode.name, func(t *testing.T) {
+			dsn := testenv.PostgresSchema(t)
+			raw := openRaw(t, dsn)
+			if err := stress.Schema(context.Background(), raw, 64); err != nil {
+				t.Fatal(err)
+			}
+			srv := testenv.StartRedis(t, "--enable-debug-command", "yes")
+			store := "redis://" + srv.Addr() + "/0?namespace=" + testenv.Name("stress_") + mode.query
+			dir := t.TempDir()
+			var cmds []*exec.Cmd
+			var outs []string
+			for p := range 2 {
+				out := filepath.Join(dir, fmt.Sprintf("history%d.jsonl", p))
+				cmd := exec.Command(os.Args[0], "-test.run=^TestStress$", "-test.count=1")
+				cmd.Env = append(os.Environ(), envChild+"="+out, envDSN+"="+dsn, envStore+"="+store,
+					envProc+"="+strconv.Itoa(p), envFor+"="+d.String())
+				var logs strings.Builder
+				cmd.Stdout, cmd.Stderr = &logs, &logs
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					if t.Failed() {
+						t.Logf("process %d output:\n%s", p, logs.String())
+					}
+				})
+				cmds = append(cmds, cmd)
+				outs = append(outs, out)
+			}
+			faults := injectFaults(t, srv, d)
+			for p, cmd := range cmds {
+				if err := cmd.Wait(); err != nil {
+					t.Fatalf("process %d: %v", p, err)
+				}
+			}
+			t.Logf("faults injected: %s", <-faults)
+			verify(t, raw, outs)
+		})
+	}
+}
+
+func openRaw(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+// child runs one process's workload and writes its history and summary.
+func child(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv(envFor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, _ := strconv.Atoi(os.Getenv(envProc))
+	db, err := yoked.Open("pgx", os.Getenv(envDSN), yoked.WithStoreURL(os.Getenv(envStore)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(12)
+	rec := &staleness.Recorder{}
+	wl := &stress.Workload{DB: db, Process: proc, Rec: rec}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	wl.Run(ctx)
+	cache, err := yoked.CacheOf(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := cache.Stats()
+	nerr, first := wl.Errors()
+	sum := summary{Reads: wl.Reads.Load(), Writes: wl.Writes.Load(), Hits: st.Hits, Misses: st.Misses, Skips: st.Skips, Errors: nerr, FirstErrors: first}
+	out := os.Getenv(envChild)
+	writeJSONL(t, out, rec.Ops())
+	b, _ := json.Marshal(sum)
+	if err := os.WriteFile(out+".sum", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeJSONL(t testing.TB, path string, ops []staleness.Op) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := staleness.Encode(f, ops); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verify merges the children's histories, resolves them against the log and
+// checks them.
+func verify(t *testing.T, raw *sql.DB, outs []string) {
+	var ops []staleness.Op
+	var total summary
+	for _, out := range outs {
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := staleness.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, h...)
+		b, err := os.ReadFile(out + ".sum")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s summary
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		total.Reads += s.Reads
+		total.Writes += s.Writes
+		total.Hits += s.Hits
+		total.Misses += s.Misses
+		total.Errors += s.Errors
+		if total.Skips == nil {
+			total.Skips = map[string]uint64{}
+		}
+		for k, v := range s.Skips {
+			total.Skips[k] += v
+		}
+		total.FirstErrors = append(total.FirstErrors, s.FirstErrors...)
+	}
+	ops, err := stress.Resolve(context.Background(), raw, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := staleness.Check(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hitFrac := 0.0
+	if total.Reads > 0 {
+		hitFrac = float64(total.Hits) / float64(total.Reads)
+	}
+	t.Logf("%s\nreads served from cache: %.1f%% (%d hits, %d misses, %d application reads; bypassed: %v); errors returned to the application: %d",
+		rep, 100*hitFrac, total.Hits, total.Misses, total.Reads, total.Skips, total.Errors)
+	for _, v := range rep.Violations {
+		if v.Reason == "stale" {
+			lag := time.Duration(v.Read.Start - v.Write.End)
+			t.Logf("stale read %v after the write returned, %s", lag, lastFault(v.Read.Start))
+		}
+	}
+	if rep.Reads < 1000 || rep.Committed < 100 || rep.Aborted < 5 {
+		t.Errorf("the run proves too little: %d reads, %d committed and %d rolled-back writes", rep.Reads, rep.Committed, rep.Aborted)
+	}
+	if total.Hits == 0 {
+		t.Error("no read was served from the cache: the run tests nothing")
+	}
+	if rep.Stale() != 0 {
+		t.Errorf("%d reads a correct cache could not have returned", rep.Stale())
+	}
+	if total.Errors != 0 {
+		t.Errorf("%d errors reached the application, first: %q", total.Errors, total.FirstErrors)
+	}
+}
+
+// injectFaults runs one fault after another on srv for about d, and sends
+// the count of each on the returned channel when done.
+func injectFaults(t *testing.T, srv *testenv.RedisServer, d time.Duration) <-chan string {
+	done := make(chan string, 1)
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: 3})
+	dump := filepath.Join(srv.Dir(), "dump.rdb")
+	old := filepath.Join(srv.Dir(), "old.rdb")
+	snapshot := func() error {
+		if err := c.Save(ctx).Err(); err != nil {
+			return err
+		}
+		return os.Rename(dump, old)
+	}
+	faults := []struct {
+		name string
+		do   func() error
+	}{
+		{"restart empty", func() error { srv.Restart(); return nil }},
+		{"maxmemory 1mb allkeys-lru", func() error {
+			if err := c.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+				return err
+			}
+			if err := c.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+				return err
+			}
+			time.Sleep(time.Second)
+			return c.ConfigSet(ctx, "maxmemory", "0").Err()
+		}},
+		{"client kill normal", func() error { return c.ClientKillByFilter(ctx, "TYPE", "normal").Err() }},
+		{"restart from old snapshot", func() error {
+			srv.Stop()
+			b, err := os.ReadFile(old)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(dump, b, 0o644); err != nil {
+				return err
+			}
+			srv.Start()
+			return os.Remove(dump)
+		}},
+		{"client kill pubsub", func() error { return c.ClientKillByFilter(ctx, "TYPE", "pubsub").Err() }},
+		{"debug sleep 0.2", func() error { return c.Do(ctx, "DEBUG", "SLEEP", "0.2").Err() }},
+	}
+	var mu sync.Mutex
+	count := map[string]int{}
+	go func() {
+		defer c.Close()
+		deadline := time.Now().Add(d - time.Second)
+		time.Sleep(500 * time.Millisecond) // let the caches fill
+		if err := snapshot(); err != nil {
+			t.Errorf("snapshot: %v", err)
+		}
+		gap := max(d/30, 300*time.Millisecond)
+		for i := 0; time.Now().Before(deadline); i++ {
+			time.Sleep(gap)
+			f := faults[i%len(faults)]
+			noteFault(f.name)
+			if err := f.do(); err != nil {
+				t.Errorf("fault %s: %v", f.name, err)
+			}
+			mu.Lock()
+			count[f.name]++
+			mu.Unlock()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var parts []string
+		for _, f := range faults {
+			parts = append(parts, fmt.Sprintf("%s ×%d", f.name, count[f.name]))
+		}
+		done <- strings.Join(parts, ", ")
+	}()
+	return done
+}
+
+var faultLog struct {
+	sync.Mutex
+	at    []int64
+	names []string
+}
+
+func noteFault(name string) {
+	faultLog.Lock()
+	faultLog.at = append(faultLog.at, staleness.Now())
+	faultLog.names = append(faultLog.names, name)
+	faultLog.Unlock()
+}
+
+func lastFault(ns int64) string {
+	faultLog.Lock()
+	defer faultLog.Unlock()
+	for i := len(faultLog.at) - 1; i >= 0; i-- {
+		if faultLog.at[i] <= ns {
+			return fmt.Sprintf("%v after fault %q", time.Duration(ns-faultLog.at[i]), faultLog.names[i])
+		}
+	}
+	return "before any fault"
+}
+
+// dropInvalidations is a deliberately broken store: it forgets every
+// invalidation, so that the checker has something to find.
+type dropInvalidations struct{ tagstore.Store }
+
+func (dropInvalidations) InvalidateTags(context.Context, ...string) error { return nil }
+func (dropInvalidations) InvalidateAll(context.Context) error             { return nil }
+
+// TestStressFindsBrokenInvalidation proves the proof can fail: the same
+// workload over a store that drops invalidations must be caught.
+func TestStressFindsBrokenInvalidation(t *testing.T) {
+	if os.Getenv(envChild) != "" {
+		t.Skip("child process")
+	}
+	dsn := testenv.PostgresSchema(t)
+	raw := openRaw(t, dsn)
+	ctx := context.Background()
+	if err := stress.Schema(ctx, raw, 16); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := memory.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := yoked.Open("pgx", dsn, yoked.WithStore(dropInvalidations{mem}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec := &staleness.Recorder{}
+	wl := &stress.Workload{DB: db, Rows: 16, Rec: rec}
+	run, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	wl.Run(run)
+	ops, err := stress.Resolve(ctx, raw, rec.Ops())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := staleness.Check(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := 0
+	for _, v := range rep.Violations {
+		if v.Reason == "stale" {
+			stale++
+		}
+	}
+	t.Logf("broken store: %s", strings.SplitN(rep.String(), "\n", 2)[0])
+	if stale == 0 {
+		t.Fatalf("a store that drops invalidations produced no stale read: the checker cannot fail\n%s", rep)
+	}
+}
+
