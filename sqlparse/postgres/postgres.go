@@ -37,11 +37,7 @@ func (parser) Parse(sql string) (st sqlparse.Statement) {
 }
 
 // fallback answers for text the grammar rejected.
-func fallback(sql string) sqlparse.Statement {
-	// TODO(sqlparse.Scan): use the shared lexical scan once it lands.
-	_ = sql
-	return sqlparse.Statement{Kind: sqlparse.KindUnknown, AllTables: true, Reason: "statement not understood"}
-}
+func fallback(sql string) sqlparse.Statement { return sqlparse.Scan(sql) }
 
 // rank orders kinds as Statement.Kind documents: Unknown > DDL > Write >
 // Session > Tx > Other > Read.
