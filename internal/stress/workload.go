@@ -364,3 +364,12 @@ func Resolve(ctx context.Context, raw *sql.DB, ops []staleness.Op) ([]staleness.
 	}
 	return out, nil
 }
+
+// Check resolves ops against the database's log and checks them.
+func Check(ctx context.Context, raw *sql.DB, ops []staleness.Op) (staleness.Report, error) {
+	ops, err := Resolve(ctx, raw, ops)
+	if err != nil {
+		return staleness.Report{}, err
+	}
+	return staleness.Check(ops)
+}
