@@ -1,12 +1,6 @@
 package postgres
 
 import (
-	"bytes"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,95 +8,23 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/yokedcache/yoked/sqlparse"
+	"github.com/yokedcache/yoked/sqlparse/sqlparsetest"
 )
-
-// Until the shared harness (sqlparse/sqlparsetest) lands, the golden files
-// are read here. Format: "-- name: …", the SQL, "-- want:", the JSON of the
-// expected sqlparse.Statement, repeated.
-
-var update = flag.Bool("update", false, "rewrite the want JSON of the golden files (review the diff by hand)")
 
 const goldenDir = "../../testdata/sqlparse/postgres"
 
-type golden struct {
-	name, sql, want string
-}
-
-func readGolden(t testing.TB, path string) []golden {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []golden
-	for _, block := range strings.Split(string(b), "-- name: ")[1:] {
-		name, rest, _ := strings.Cut(block, "\n")
-		sql, want, ok := strings.Cut(rest, "-- want:\n")
-		if !ok {
-			t.Fatalf("%s: case %q has no -- want:", path, name)
-		}
-		cases = append(cases, golden{
-			name: strings.TrimSpace(name),
-			sql:  strings.TrimSuffix(sql, "\n"),
-			want: strings.TrimSpace(want),
-		})
-	}
-	return cases
-}
-
-func goldenFiles(t testing.TB) []string {
-	files, err := filepath.Glob(filepath.Join(goldenDir, "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files in %s (%v)", goldenDir, err)
-	}
-	return files
-}
-
 func TestGolden(t *testing.T) {
-	p := New()
-	total := 0
-	for _, file := range goldenFiles(t) {
-		cases := readGolden(t, file)
-		total += len(cases)
-		var out bytes.Buffer
-		for _, c := range cases {
-			got := p.Parse(c.sql)
-			gotJSON, err := json.Marshal(got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(&out, "-- name: %s\n%s\n-- want:\n%s\n\n", c.name, c.sql, gotJSON)
-			if *update {
-				continue
-			}
-			t.Run(filepath.Base(file)+"/"+c.name, func(t *testing.T) {
-				var want sqlparse.Statement
-				if err := json.Unmarshal([]byte(c.want), &want); err != nil {
-					t.Fatalf("bad want JSON: %v", err)
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Errorf("%s\n got %s\nwant %s", c.sql, gotJSON, c.want)
-				}
-			})
-		}
-		if *update {
-			if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if total < 70 {
-		t.Errorf("only %d golden cases", total)
+	sqlparsetest.Run(t, New(), goldenDir)
+	if n := len(sqlparsetest.All(t, goldenDir)); n < 70 {
+		t.Errorf("only %d golden cases", n)
 	}
 }
 
 // TestInvariants checks on every golden case what holds for any input.
 func TestInvariants(t *testing.T) {
 	p := New()
-	for _, file := range goldenFiles(t) {
-		for _, c := range readGolden(t, file) {
-			checkInvariants(t, c.sql, p.Parse(c.sql))
-		}
+	for _, c := range sqlparsetest.All(t, goldenDir) {
+		checkInvariants(t, c.SQL, p.Parse(c.SQL))
 	}
 }
 
@@ -159,11 +81,7 @@ func TestIdentifiers(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, file := range goldenFiles(f) {
-		for _, c := range readGolden(f, file) {
-			f.Add(c.sql)
-		}
-	}
+	sqlparsetest.FuzzSeeds(f, goldenDir)
 	p := New()
 	f.Fuzz(func(t *testing.T, sql string) {
 		checkInvariants(t, sql, p.Parse(sql))
