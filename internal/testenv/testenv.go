@@ -1,4 +1,4 @@
-// Package testenv finds or starts the real servers yoked's tests run against:
+// Package testenv finds or starts the real servers tests run against:
 // PostgreSQL, MariaDB/MySQL and Redis on their usual loopback ports, private
 // redis-server processes on free loopback ports, and a local Redis Cluster.
 //
@@ -6,6 +6,10 @@
 // except under CI=true, where it fails the test: CI must not pass by testing
 // nothing. Addresses and DSNs can be overridden with YOKED_TEST_REDIS,
 // YOKED_TEST_POSTGRES and YOKED_TEST_MYSQL.
+//
+// Shared servers are shared by every test and every package: a test keeps
+// to its own namespace (Name), schema (PostgresSchema) or database
+// (MySQLDatabase) so that concurrent runs never collide.
 package testenv
 
 import (
@@ -13,6 +17,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -25,7 +30,7 @@ func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if InCI() {
-		t.Fatal(msg)
+		t.Fatal(msg + " (CI=true: a missing server fails the test)")
 	}
 	t.Skip(msg)
 }
@@ -37,10 +42,28 @@ func env(name, def string) string {
 	return def
 }
 
+// probes remembers, per address or DSN, whether a shared server answered,
+// so a package of many tests probes each server once.
+var probes sync.Map // string -> *probe
+
+type probe struct {
+	once sync.Once
+	err  error
+}
+
+// reachable runs check once per key for the life of the process and returns
+// its result.
+func reachable(key string, check func() error) error {
+	p, _ := probes.LoadOrStore(key, new(probe))
+	pr := p.(*probe)
+	pr.once.Do(func() { pr.err = check() })
+	return pr.err
+}
+
 // Name returns a fresh identifier (schema, database, namespace) that no
-// other test run uses: prefix + 12 random hex digits.
+// other test run uses: prefix + 12 random lower-case hex digits.
 func Name(prefix string) string {
 	var b [6]byte
-	rand.Read(b[:])
+	rand.Read(b[:]) // never fails (crypto/rand contract since Go 1.24)
 	return prefix + hex.EncodeToString(b[:])
 }
