@@ -312,12 +312,13 @@ func (cn *conn) query(ctx context.Context, p *plan, query string, args []driver.
 // before records what a statement does to the session before it runs: a
 // statement that fails half-way may still have changed it.
 func (cn *conn) before(p *plan) {
-	switch p.stmt.Kind {
-	case sqlparse.KindSession:
+	switch {
+	case p.stmt.Kind == sqlparse.KindSession || p.stmt.Session && p.stmt.Kind != sqlparse.KindTx:
+		// Session also covers BEGIN/COMMIT hidden in a multi-statement text.
 		cn.tainted = true
 		// SET autocommit=0 and the like: writes may no longer commit on return.
 		cn.sticky = true
-	case sqlparse.KindTx:
+	case p.stmt.Kind == sqlparse.KindTx:
 		if cn.tx == nil {
 			// BEGIN/COMMIT typed by hand: yoked cannot follow the transaction.
 			cn.tainted, cn.sticky = true, true

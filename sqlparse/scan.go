@@ -47,10 +47,10 @@ func agree(a, b Statement) Statement {
 		a.AllTables = true
 		a.Kind = KindUnknown
 	}
-	a.Writes = sortTables(append(a.Writes, b.Writes...))
+	a.Writes = SortTables(append(a.Writes, b.Writes...))
 	a.AllTables = a.AllTables || b.AllTables
 	a.Session = a.Session || b.Session
-	a.Functions = sortNames(append(a.Functions, b.Functions...))
+	a.Functions = SortNames(append(a.Functions, b.Functions...))
 	return a
 }
 
@@ -323,7 +323,7 @@ func scanMode(sql string, m lexMode) Statement {
 		}
 		st := scanOne(part)
 		if seen {
-			if rank(st.Kind) > rank(out.Kind) {
+			if st.Kind.Stronger(out.Kind) {
 				out.Kind = st.Kind
 			}
 		} else {
@@ -331,34 +331,15 @@ func scanMode(sql string, m lexMode) Statement {
 		}
 		out.Writes = append(out.Writes, st.Writes...)
 		out.AllTables = out.AllTables || st.AllTables
-		out.Session = out.Session || st.Session
+		out.Session = out.Session || st.Session || st.Kind == KindSession || st.Kind == KindTx
 		out.Functions = append(out.Functions, st.Functions...)
 	}
 	if !seen {
 		out.Kind = KindOther
 	}
-	out.Writes = sortTables(out.Writes)
-	out.Functions = sortNames(out.Functions)
+	out.Writes = SortTables(out.Writes)
+	out.Functions = SortNames(out.Functions)
 	return out
-}
-
-// rank orders kinds as Statement.Kind documents.
-func rank(k Kind) int {
-	switch k {
-	case KindRead:
-		return 0
-	case KindOther:
-		return 1
-	case KindTx:
-		return 2
-	case KindSession:
-		return 3
-	case KindWrite:
-		return 4
-	case KindDDL:
-		return 5
-	}
-	return 6
 }
 
 // scanOne classifies one ';'-free run of tokens.
@@ -759,23 +740,3 @@ func (s *scanner) create() Statement {
 	return st
 }
 
-func sortTables(ts []Table) []Table {
-	if len(ts) == 0 {
-		return nil
-	}
-	slices.SortFunc(ts, func(a, b Table) int {
-		if c := strings.Compare(a.Schema, b.Schema); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return slices.Compact(ts)
-}
-
-func sortNames(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	slices.Sort(s)
-	return slices.Compact(s)
-}

@@ -96,9 +96,11 @@ type Statement struct {
 	// named (unknown writes, DROP SCHEMA/DATABASE, a write the scan could not
 	// place): callers invalidate everything.
 	AllTables bool `json:"all_tables,omitempty"`
-	// Session is true when the text changes session state somewhere (SET,
-	// USE, temporary table, …), even when Kind is stronger (a multi-statement
-	// `SET …; INSERT …` is Kind=Write, Session=true).
+	// Session is true when the text changes session or transaction state
+	// somewhere (SET, USE, temporary table, BEGIN, COMMIT, …), even when Kind
+	// is stronger: a multi-statement `SET …; INSERT …` or `BEGIN; UPDATE …`
+	// is Kind=Write, Session=true, and a caller must not assume the write
+	// committed when the text returned.
 	Session bool `json:"session,omitempty"`
 	// Cacheable is true only for a read whose result depends on nothing but
 	// the tables in Reads.

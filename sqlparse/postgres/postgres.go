@@ -70,9 +70,13 @@ type acc struct {
 	funcs   []string
 	ctes    []string // CTE names visible at the current point of the walk
 	asWrite bool     // table references found now are targets, not sources
+	session bool     // a session or transaction statement or call was seen
 }
 
 func (a *acc) raise(k sqlparse.Kind) {
+	if k == sqlparse.KindSession || k == sqlparse.KindTx {
+		a.session = true // Statement.Session covers transaction control too
+	}
 	if !a.seen || rank(k) > rank(a.kind) {
 		a.kind, a.seen = k, true
 	}
