@@ -739,4 +739,3 @@ func (s *scanner) create() Statement {
 	}
 	return st
 }
-
