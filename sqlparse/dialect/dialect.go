@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/yokedcache/yoked/sqlparse"
+	"github.com/yokedcache/yoked/sqlparse/mysql"
 	"github.com/yokedcache/yoked/sqlparse/postgres"
 )
 
@@ -18,7 +19,7 @@ func For(name string) (sqlparse.Parser, error) {
 	case sqlparse.DialectSQLite:
 		return scanOnly{}, nil
 	case sqlparse.DialectMySQL:
-		return scanOnly{}, nil
+		return mysql.New(), nil
 	case sqlparse.DialectPostgres:
 		return postgres.New(), nil
 	}
@@ -26,8 +27,8 @@ func For(name string) (sqlparse.Parser, error) {
 		name, sqlparse.DialectSQLite, sqlparse.DialectMySQL, sqlparse.DialectPostgres)
 }
 
-// scanOnly answers every text with the lexical fallback until the SQLite and
-// MySQL grammars land: nothing is cacheable, every write is found.
+// scanOnly answers every text with the lexical fallback until the SQLite
+// grammar lands: nothing is cacheable, every write is found.
 type scanOnly struct{}
 
 func (scanOnly) Parse(sql string) sqlparse.Statement { return sqlparse.Scan(sql) }
