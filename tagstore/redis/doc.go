@@ -27,6 +27,13 @@
 // a circuit breaker answers tagstore.ErrBypass at once until a probe
 // succeeds. Nothing is retried silently.
 //
+// Operators. Keys, Inspect and Usage list and measure the namespace's
+// entries (SCAN, never KEYS) and tell whether each is still valid against
+// the current versions, without creating any. Every Store also adds its
+// counters to a per-namespace hash ("{yoked:<ns>}:stats") from a background
+// goroutine every Options.StatsInterval and at Close, never on a Lookup's
+// round trip; SharedStats reads the sums of every process back.
+//
 // L1. With Options.L1, an in-process store answers hot hits without a round
 // trip. Invalidations are published on a namespace channel by the same
 // script that bumps the versions; every subscribed process bumps the tags in

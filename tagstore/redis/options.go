@@ -52,6 +52,11 @@ type Options struct {
 	// subscription (default 1s).
 	L1Heartbeat time.Duration
 
+	// StatsInterval is how often the Store adds its counters to the
+	// namespace's shared counters in Redis (see SharedStats; default 1s).
+	// Negative: only at Close and when SharedStats is called.
+	StatsInterval time.Duration
+
 	// Logger receives corrupt entries, lost subscriptions and restarts
 	// detected (default: discard).
 	Logger *slog.Logger
@@ -89,6 +94,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.L1Heartbeat <= 0 {
 		o.L1Heartbeat = time.Second
+	}
+	if o.StatsInterval == 0 {
+		o.StatsInterval = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

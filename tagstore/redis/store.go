@@ -45,6 +45,7 @@ type Store struct {
 	checkMu sync.Mutex
 
 	near *near
+	pub  *publisher // shared counters, see shared.go
 
 	closed atomic.Bool
 
@@ -92,6 +93,7 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 	if opt.L1 != nil {
 		s.near = startNear(s, opt.L1)
 	}
+	s.pub = startPublisher(s, opt.StatsInterval)
 	return s, nil
 }
 
@@ -524,6 +526,9 @@ type RedisStats struct {
 	Corrupt      uint64       `json:"corrupt"`    // undecodable entries treated as misses
 	Breaker      BreakerState `json:"breaker"`    // current state
 	BreakerOpens uint64       `json:"breaker_opens"`
+
+	// StatsPushFailures counts failed pushes to the shared counters.
+	StatsPushFailures uint64 `json:"stats_push_failures"`
 }
 
 // RedisStats returns the Store's full counters.
@@ -539,6 +544,8 @@ func (s *Store) RedisStats() RedisStats {
 		Corrupt:      s.corrupt.Load(),
 		Breaker:      state,
 		BreakerOpens: opens,
+
+		StatsPushFailures: s.pub.failures.Load(),
 	}
 }
 
@@ -550,7 +557,10 @@ func (s *Store) l1drops() uint64 {
 }
 
 // Close implements tagstore.Store. It stops the L1 subscription, closes
-// the L1 store and, if the Store came from NewFromURL, the client.
+// the L1 store, pushes the last counts to the shared counters (bounded by
+// Options.InvalidateTimeout; a failure is logged, not returned: the counts
+// are lost, nothing else is) and, if the Store came from NewFromURL,
+// closes the client.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
@@ -558,6 +568,9 @@ func (s *Store) Close() error {
 	var err error
 	if s.near != nil {
 		err = s.near.close()
+	}
+	if perr := s.pub.close(s.opt.InvalidateTimeout); perr != nil {
+		s.opt.Logger.Warn("redisstore: last counters not pushed at Close", "namespace", s.opt.Namespace, "err", perr)
 	}
 	if s.ownClient {
 		err = errors.Join(err, s.c.Close())

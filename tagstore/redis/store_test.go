@@ -40,6 +40,7 @@ func newTestStore(t testing.TB, addr string, opt Options) *Store {
 			}
 		}
 		_ = s.Close()
+		_ = c.Del(context.Background(), s.pub.key).Err() // Close pushed the counters
 		_ = c.Close()
 	})
 	return s
@@ -120,6 +121,16 @@ func TestContractCluster(t *testing.T) {
 	}
 	if nodes.Load() < 2 {
 		t.Errorf("60 entries landed on %d master(s), want them spread", nodes.Load())
+	}
+	// The operator methods walk every master.
+	if infos, err := s.Keys(ctx, "spread-*", 0); err != nil || len(infos) != 60 {
+		t.Errorf("Keys on a cluster: %d keys, %v", len(infos), err)
+	}
+	if e, v, _, err := s.Usage(ctx); err != nil || e != 60 || v != 4 {
+		t.Errorf("Usage on a cluster: %d entries, %d versions, %v; want 60, 4", e, v, err)
+	}
+	if st, err := s.SharedStats(ctx); err != nil || st.Misses != 60 || st.Sets != 60 {
+		t.Errorf("SharedStats on a cluster: %+v, %v", st, err)
 	}
 }
 
