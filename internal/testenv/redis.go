@@ -181,7 +181,13 @@ func (s *RedisServer) start() error {
 	for {
 		err := redisPing(s.addr, 200*time.Millisecond)
 		if err == nil {
-			return nil
+			// Another process may have taken the port between probing and
+			// binding; then the PONG is not from our server.
+			if err = s.ours(); err == nil {
+				return nil
+			}
+			s.Stop()
+			return err
 		}
 		select {
 		case <-done:
@@ -195,6 +201,19 @@ func (s *RedisServer) start() error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// ours checks that the server answering on addr is the process we started.
+func (s *RedisServer) ours() error {
+	info, err := redisDo(s.addr, time.Second, "INFO", "server")
+	if err != nil {
+		return err
+	}
+	want := "process_id:" + strconv.Itoa(s.cmd.Process.Pid) + "\r\n"
+	if !strings.Contains(info, want) {
+		return fmt.Errorf("port %s is in use by another Redis", s.addr)
+	}
+	return nil
 }
 
 // Stop kills the server (nothing is saved) and returns once it has exited.
