@@ -33,6 +33,10 @@ type KeyInfo struct {
 	Hashed bool   `json:"hashed"`
 	Hash   string `json:"hash,omitempty"`
 
+	// Format is the entry's encoding version, 0 when the bytes are not a
+	// yoked entry at all.
+	Format int `json:"format"`
+
 	// Bytes is the size of the stored entry: header, tags and the Codec's
 	// encoding of the value.
 	Bytes int64 `json:"bytes"`
@@ -130,6 +134,47 @@ func (s *Store) Keys(ctx context.Context, pattern string, limit int) ([]KeyInfo,
 	return out, nil
 }
 
+// Tags returns up to limit tags (limit <= 0: all) of the namespace that
+// have a version and match the glob pattern ("" means "*"): the tags
+// InvalidatePattern would give a new version. tagstore.AllTag is left out,
+// as InvalidatePattern leaves it. Like Keys it walks the namespace.
+func (s *Store) Tags(ctx context.Context, pattern string, limit int) ([]string, error) {
+	if pattern == "" {
+		pattern = "*"
+	}
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, fmt.Errorf("redisstore: pattern %q: %w", pattern, err)
+	}
+	if s.closed.Load() {
+		return nil, tagstore.ErrClosed
+	}
+	var (
+		mu  sync.Mutex
+		out []string
+	)
+	err := s.forEachNode(ctx, func(ctx context.Context, c redis.Cmdable) error {
+		return scan(ctx, c, s.vprefix+redisGlob(pattern), func(batch []string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, k := range batch {
+				t := strings.TrimPrefix(k, s.vprefix)
+				if ok, _ := path.Match(pattern, t); !ok || t == tagstore.AllTag {
+					continue
+				}
+				if limit > 0 && len(out) >= limit {
+					return errEnough
+				}
+				out = append(out, t)
+			}
+			return nil
+		})
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, fmt.Errorf("redisstore: listing tags of namespace %q: %w", s.opt.Namespace, err)
+	}
+	return out, nil
+}
+
 // Inspect describes the entry stored under key; found is false when there
 // is none.
 func (s *Store) Inspect(ctx context.Context, key string) (info KeyInfo, found bool, err error) {
@@ -205,6 +250,9 @@ func (s *Store) describe(ctx context.Context, c redis.Cmdable, ekeys []string) (
 			in.Hashed, in.Hash = true, h
 		} else {
 			in.Key = strings.TrimPrefix(k, s.eprefix+"k:")
+		}
+		if len(raw) >= 2 && raw[0] == entryMagic {
+			in.Format = int(raw[1])
 		}
 		e, err := decodeEntry(raw)
 		if err == nil && !now.Before(e.expiry) {

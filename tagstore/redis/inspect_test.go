@@ -126,13 +126,27 @@ func TestKeysAndInspect(t *testing.T) {
 	if in, found, err := s.Inspect(ctx, long); err != nil || !found || !in.Hashed || in.Hash != hex.EncodeToString(sum[:]) {
 		t.Errorf("Inspect(long key): %+v %v %v", in, found, err)
 	}
+	if in.Format != entryVersion {
+		t.Errorf("format %d, want %d", in.Format, entryVersion)
+	}
+	tags, err := s.Tags(ctx, "", 0)
+	sort.Strings(tags)
+	if err != nil || strings.Join(tags, " ") != "table:orders table:users user:2" {
+		t.Errorf("Tags(*) = %v, %v (AllTag left out)", tags, err)
+	}
+	if tags, err := s.Tags(ctx, "table:u*", 0); err != nil || len(tags) != 1 || tags[0] != "table:users" {
+		t.Errorf("Tags(table:u*) = %v, %v", tags, err)
+	}
+	if tags, err := s.Tags(ctx, "*", 2); err != nil || len(tags) != 2 {
+		t.Errorf("Tags limit 2 = %v, %v", tags, err)
+	}
 	if _, found, err := s.Inspect(ctx, "absent"); found || err != nil {
 		t.Errorf("Inspect(absent): found=%v err=%v", found, err)
 	}
 	if _, _, err := s.InspectHashed(ctx, "zz"); err == nil {
 		t.Error("InspectHashed accepted a non-digest")
 	}
-	if in, _, _ := s.Inspect(ctx, "user:bad"); !strings.Contains(in.Reason, "corrupt") || len(in.Tags) != 0 {
+	if in, _, _ := s.Inspect(ctx, "user:bad"); !strings.Contains(in.Reason, "corrupt") || len(in.Tags) != 0 || in.Format != 0 {
 		t.Errorf("corrupt entry: %+v", in)
 	}
 
