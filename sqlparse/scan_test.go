@@ -128,7 +128,8 @@ func FuzzScan(f *testing.F) {
 			for _, m := range lexModes {
 				toks, _ := lex(sql, m)
 				for i := 0; i+2 < len(toks); i++ {
-					if toks[i].up == "DELETE" && toks[i+1].up == "FROM" {
+					// A DELETE after a dot is a column name (t.delete), not a statement.
+					if toks[i].up == "DELETE" && toks[i+1].up == "FROM" && (i == 0 || toks[i-1].text != ".") {
 						t.Fatalf("%q: read, but mode %+v sees DELETE FROM", sql, m)
 					}
 				}
