@@ -15,6 +15,8 @@ import (
 type Options struct {
 	// ANSIQuotes makes "…" an identifier rather than a string.
 	ANSIQuotes bool
+	// NoBackslashEscapes makes a backslash an ordinary character in strings.
+	NoBackslashEscapes bool
 	// Volatile returns why a call of the built-in name (lower case) makes a
 	// read uncacheable, or "". Nil means the MySQL list.
 	Volatile func(name string, args []ast.ExprNode) string
@@ -48,9 +50,14 @@ func NewWithOptions(o Options) *Parser {
 	p := &Parser{o: o}
 	p.pool.New = func() any {
 		tp := parser.New()
+		var mode pmysql.SQLMode
 		if o.ANSIQuotes {
-			tp.SetSQLMode(pmysql.ModeANSIQuotes)
+			mode |= pmysql.ModeANSIQuotes
 		}
+		if o.NoBackslashEscapes {
+			mode |= pmysql.ModeNoBackslashEscapes
+		}
+		tp.SetSQLMode(mode)
 		return tp
 	}
 	return p

@@ -189,3 +189,26 @@ func FuzzSeeds(f *testing.F, dir string) {
 		f.Add(c.SQL)
 	}
 }
+
+// Check asserts what every dialect guarantees for any input sql: a cacheable
+// statement is a parsed read that writes nothing, changes no session state
+// and has no found write word (the write keywords a dialect-aware lexer,
+// independent of the parser under test, saw outside strings and comments);
+// a statement that is not cacheable says why; a write names its tables or
+// sets AllTables.
+func Check(tb testing.TB, sql string, st sqlparse.Statement, found []string) {
+	tb.Helper()
+	if st.Cacheable {
+		if st.Kind != sqlparse.KindRead || st.AllTables || len(st.Writes) > 0 || st.Reason != "" || !st.Parsed || st.Session {
+			tb.Fatalf("%q: cacheable but %+v", sql, st)
+		}
+		if len(found) > 0 {
+			tb.Fatalf("%q: cacheable but contains %v", sql, found)
+		}
+	} else if st.Reason == "" {
+		tb.Fatalf("%q: not cacheable without a reason", sql)
+	}
+	if st.Kind == sqlparse.KindWrite && len(st.Writes) == 0 && !st.AllTables {
+		tb.Fatalf("%q: a write that names no table: %+v", sql, st)
+	}
+}

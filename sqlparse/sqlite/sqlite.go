@@ -1,0 +1,284 @@
+package sqlite
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/yokedcache/yoked/sqlparse"
+	"github.com/yokedcache/yoked/sqlparse/mysql"
+)
+
+// Parser is the SQLite Parser. It is safe for concurrent use.
+type Parser struct {
+	grammar *mysql.Parser
+}
+
+var _ sqlparse.Parser = (*Parser)(nil)
+
+// New returns the SQLite Parser.
+func New() sqlparse.Parser {
+	return &Parser{grammar: mysql.NewWithOptions(mysql.Options{
+		ANSIQuotes:         true,
+		NoBackslashEscapes: true,
+		Volatile:           volatile,
+		Table:              table,
+	})}
+}
+
+// Parse summarises sql, one ';'-separated statement at a time. It never
+// panics; text it cannot read is answered by sqlparse.Scan.
+func (p *Parser) Parse(sql string) (st sqlparse.Statement) {
+	defer func() {
+		if recover() != nil {
+			st = sqlparse.Scan(sql)
+		}
+	}()
+	toks, ok := lex(sql)
+	if !ok {
+		return sqlparse.Scan(sql)
+	}
+	stmts := split(toks)
+	if len(stmts) == 0 {
+		return sqlparse.Statement{Kind: sqlparse.KindOther, Parsed: true, Reason: sqlparse.KindOther.Reason()}
+	}
+	var parts []sqlparse.Statement
+	for _, s := range stmts {
+		part := p.stmt(s)
+		if !part.Parsed {
+			return sqlparse.Scan(sql)
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return merge(parts)
+}
+
+// stmt classifies one statement: SQLite's own forms by their leading
+// words, the rest through the MySQL grammar after rewriting.
+func (p *Parser) stmt(s []token) sqlparse.Statement {
+	w := words(s, 4)
+	switch w[0] {
+	case "PRAGMA":
+		return pragma(s)
+	case "ATTACH", "DETACH":
+		return kind(sqlparse.KindSession)
+	case "VACUUM", "ANALYZE", "REINDEX":
+		return kind(sqlparse.KindOther)
+	case "BEGIN", "END", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE":
+		if w[0] == "BEGIN" && !slices.Contains([]string{"", "DEFERRED", "IMMEDIATE", "EXCLUSIVE", "TRANSACTION"}, w[1]) {
+			break
+		}
+		return kind(sqlparse.KindTx)
+	case "CREATE":
+		i := 1
+		if w[1] == "TEMP" || w[1] == "TEMPORARY" {
+			return kind(sqlparse.KindSession)
+		}
+		if w[1] == "UNIQUE" {
+			i = 2
+		}
+		switch w[i] {
+		case "TRIGGER":
+			// A trigger changes what later writes do; nothing certain to name.
+			st := kind(sqlparse.KindDDL)
+			st.AllTables = true
+			return st
+		case "TABLE", "VIEW", "VIRTUAL":
+			return ddlNamed(s, i+1, "")
+		case "INDEX":
+			return ddlNamed(s, i+1, "ON")
+		}
+	case "DROP":
+		if w[1] == "TRIGGER" || w[1] == "INDEX" {
+			st := kind(sqlparse.KindDDL)
+			st.AllTables = true
+			return st
+		}
+	}
+	text, ok := rewrite(s)
+	if !ok {
+		return sqlparse.Statement{} // Parsed=false: the caller scans
+	}
+	return p.grammar.Parse(text)
+}
+
+// rewrite turns a statement into MySQL's grammar: parameters become ?,
+// INSERT OR x becomes INSERT or REPLACE, [ident] becomes `ident`, == becomes
+// =, and a trailing ON CONFLICT or RETURNING clause is cut (it only names the
+// target again and reads). ok is false for a token MySQL reads differently
+// and SQLite rejects anyway (#, which starts a MySQL comment).
+func rewrite(s []token) (text string, ok bool) {
+	out := make([]token, 0, len(s))
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		t := s[i]
+		switch t.kind {
+		case tParam:
+			t.text = "?"
+		case tIdent:
+			if t.text[0] == '[' {
+				t.text = "`" + strings.ReplaceAll(t.text[1:len(t.text)-1], "`", "``") + "`"
+			}
+		case tPunct:
+			switch t.text {
+			case "==":
+				t.text = "="
+			case "(":
+				depth++
+			case ")":
+				depth--
+			case "#":
+				return "", false
+			}
+		case tWord:
+			if i == 0 && (t.up == "INSERT" || t.up == "UPDATE") && len(s) > 2 && s[1].up == "OR" {
+				if t.up == "INSERT" && s[2].up == "REPLACE" {
+					t.text = "REPLACE"
+				}
+				i += 2
+			}
+			if i == 0 && t.up == "REPLACE" {
+				break
+			}
+			if depth == 0 && (t.up == "RETURNING" || t.up == "ON" && i+1 < len(s) && s[i+1].up == "CONFLICT") {
+				return join(out), true
+			}
+		}
+		out = append(out, t)
+	}
+	return join(out), true
+}
+
+// words returns the first n words of s upper-cased ("" past the end or for
+// a token that is not a word).
+func words(s []token, n int) []string {
+	w := make([]string, n)
+	for i := 0; i < n && i < len(s); i++ {
+		w[i] = s[i].up
+	}
+	return w
+}
+
+func kind(k sqlparse.Kind) sqlparse.Statement {
+	return sqlparse.Statement{Kind: k, Parsed: true, Session: k == sqlparse.KindSession || k == sqlparse.KindTx,
+		Reason: k.Reason()}
+}
+
+// ddlNamed is DDL on the table named at s[i] (after IF NOT EXISTS), or
+// after the word after when it is set (CREATE INDEX name ON table). A name
+// it cannot find makes it DDL on every table.
+func ddlNamed(s []token, i int, after string) sqlparse.Statement {
+	st := kind(sqlparse.KindDDL)
+	if after != "" {
+		for i < len(s) && s[i].up != after {
+			i++
+		}
+		i++
+	} else if i+2 < len(s) && s[i].up == "IF" && s[i+1].up == "NOT" && s[i+2].up == "EXISTS" {
+		i += 3
+	}
+	if i < len(s) && s[i].up == "TABLE" { // CREATE VIRTUAL TABLE
+		i++
+		if i+2 < len(s) && s[i].up == "IF" {
+			i += 3
+		}
+	}
+	schema, name, ok := qualified(s, i)
+	if !ok {
+		st.AllTables = true
+		return st
+	}
+	t, session := table(schema, name)
+	if session {
+		return kind(sqlparse.KindSession)
+	}
+	st.Writes = []sqlparse.Table{t}
+	return st
+}
+
+// qualified reads [schema.]name at s[i], lower case and unquoted.
+func qualified(s []token, i int) (schema, name string, ok bool) {
+	name, ok = ident(s, i)
+	if !ok {
+		return "", "", false
+	}
+	if i+2 < len(s) && s[i+1].text == "." {
+		schema = name
+		if name, ok = ident(s, i+2); !ok {
+			return "", "", false
+		}
+	}
+	return schema, name, true
+}
+
+func ident(s []token, i int) (string, bool) {
+	if i >= len(s) {
+		return "", false
+	}
+	switch t := s[i]; t.kind {
+	case tWord:
+		return strings.ToLower(t.text), true
+	case tIdent, tString:
+		q := t.text[len(t.text)-1]
+		inner := t.text[1 : len(t.text)-1]
+		if q != ']' {
+			inner = strings.ReplaceAll(inner, string(q)+string(q), string(q))
+		}
+		return strings.ToLower(inner), true
+	}
+	return "", false
+}
+
+// merge summarises the statements of a multi-statement text: never
+// cacheable.
+func merge(parts []sqlparse.Statement) sqlparse.Statement {
+	st := sqlparse.Statement{Kind: parts[0].Kind, Parsed: true}
+	for _, p := range parts {
+		if p.Kind.Stronger(st.Kind) {
+			st.Kind = p.Kind
+		}
+		st.Reads = append(st.Reads, p.Reads...)
+		st.Writes = append(st.Writes, p.Writes...)
+		st.Functions = append(st.Functions, p.Functions...)
+		st.AllTables = st.AllTables || p.AllTables
+		st.Session = st.Session || p.Session || p.Kind == sqlparse.KindTx || p.Kind == sqlparse.KindSession
+	}
+	st.Reads = sqlparse.SortTables(st.Reads)
+	st.Writes = sqlparse.SortTables(st.Writes)
+	st.Functions = sqlparse.SortNames(st.Functions)
+	st.Reason = st.Kind.Reason()
+	if st.Kind == sqlparse.KindRead {
+		st.Reason = "multiple statements"
+	}
+	return st
+}
+
+// readPragmas only report: without an argument after '=' they change nothing.
+var readPragmas = map[string]bool{
+	"table_info": true, "table_xinfo": true, "table_list": true, "index_list": true, "index_info": true,
+	"index_xinfo": true, "foreign_key_list": true, "foreign_key_check": true, "integrity_check": true,
+	"quick_check": true, "pragma_list": true, "function_list": true, "collation_list": true,
+	"database_list": true, "compile_options": true, "module_list": true,
+}
+
+// pragma is KindSession when it sets something (PRAGMA x = v, or PRAGMA
+// x(v) for a pragma that is not a query), else KindOther.
+func pragma(s []token) sqlparse.Statement {
+	_, name, ok := qualified(s, 1)
+	if !ok {
+		return kind(sqlparse.KindSession)
+	}
+	for _, t := range s[2:] {
+		switch t.text {
+		case "=":
+			return kind(sqlparse.KindSession)
+		case "(":
+			if !readPragmas[name] {
+				return kind(sqlparse.KindSession)
+			}
+		}
+	}
+	return kind(sqlparse.KindOther)
+}
