@@ -8,6 +8,7 @@ import (
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/sqlparse/mysql"
 	"github.com/yokedcache/yoked/sqlparse/postgres"
+	"github.com/yokedcache/yoked/sqlparse/sqlite"
 )
 
 // For returns the Parser of the dialect called name; name may be any alias
@@ -17,7 +18,7 @@ import (
 func For(name string) (sqlparse.Parser, error) {
 	switch sqlparse.NormalizeDialect(name) {
 	case sqlparse.DialectSQLite:
-		return scanOnly{}, nil
+		return sqlite.New(), nil
 	case sqlparse.DialectMySQL:
 		return mysql.New(), nil
 	case sqlparse.DialectPostgres:
@@ -26,9 +27,3 @@ func For(name string) (sqlparse.Parser, error) {
 	return nil, fmt.Errorf("sqlparse: unknown dialect %q (known: %s, %s, %s)",
 		name, sqlparse.DialectSQLite, sqlparse.DialectMySQL, sqlparse.DialectPostgres)
 }
-
-// scanOnly answers every text with the lexical fallback until the SQLite
-// grammar lands: nothing is cacheable, every write is found.
-type scanOnly struct{}
-
-func (scanOnly) Parse(sql string) sqlparse.Statement { return sqlparse.Scan(sql) }

@@ -17,6 +17,10 @@ func TestFor(t *testing.T) {
 		if st.Kind != sqlparse.KindWrite || len(st.Writes) != 1 || st.Writes[0].Name != "users" {
 			t.Errorf("For(%q).Parse(insert) = %+v", name, st)
 		}
+		// A grammar, not the lexical fallback, answers: a plain read is cacheable.
+		if st := p.Parse("SELECT name FROM users WHERE id = 1"); !st.Parsed || !st.Cacheable {
+			t.Errorf("For(%q).Parse(select) = %+v", name, st)
+		}
 		if st := p.Parse("SELECT * FROM users; DELETE FROM orders"); st.Cacheable || !writes(st, "orders") {
 			t.Errorf("For(%q).Parse(select; delete) = %+v", name, st)
 		}
