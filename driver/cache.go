@@ -113,7 +113,7 @@ const (
 	skipValueType  = "value_type"
 )
 
-var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipTooLarge, skipIncomplete, skipValueType}
+var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipTooLarge, skipIncomplete, skipValueType, skipUnscoped}
 
 type counters struct {
 	hits, misses, stores, invalidations atomic.Uint64
@@ -196,6 +196,9 @@ type plan struct {
 	// tables are the counters of readTags, resolved once per plan so the
 	// hit path only adds to them.
 	tables []*tableCounters
+	// needsScope: the read touches a row-level-security table; it may be
+	// cached only under a scope (WithScope).
+	needsScope bool
 }
 
 func (p *plan) isWrite() bool {
@@ -214,6 +217,9 @@ type planner struct {
 	// epoch changes whenever plans must be rebuilt (the schema changed);
 	// connections and statements holding plans compare it before use.
 	epoch atomic.Uint64
+	// cat is the schema catalog plans are expanded with (see catalog.go);
+	// nil until the first connection read it, or for dialects without one.
+	cat atomic.Pointer[catalog]
 }
 
 // reset drops every plan: after DDL, or when the catalog changed.
@@ -236,6 +242,9 @@ func (pl *planner) plan(query string) *plan {
 	p.writeTags = tagsOf(st.Writes)
 	if st.Kind == sqlparse.KindUnknown && len(p.writeTags) == 0 {
 		p.writeAll = true
+	}
+	if cat := pl.cat.Load(); cat != nil {
+		cat.apply(p, query)
 	}
 	for _, tag := range p.readTags {
 		p.tables = append(p.tables, pl.stats.table(tag))

@@ -45,6 +45,11 @@ type Config struct {
 	Identity       string
 	Logger         *slog.Logger
 	Disabled       bool
+	// Dependencies are declared writes (WithDependencies): a write to a key
+	// also invalidates the tables it lists.
+	Dependencies map[string][]string
+	// NoCatalog: the schema catalog is not read (WithoutCatalog).
+	NoCatalog bool
 }
 
 // ErrConfig wraps every configuration error.

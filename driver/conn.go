@@ -66,6 +66,10 @@ type conn struct {
 	// it was filled in.
 	plans     map[string]*plan
 	planEpoch uint64
+
+	// schemaPending: DDL ran inside the current transaction; the catalog is
+	// read again when it ends.
+	schemaPending bool
 }
 
 // maxConnPlans bounds the per-connection plan cache; it is emptied when full.
@@ -284,6 +288,9 @@ func (cn *conn) exec(ctx context.Context, p *plan, run func() (driver.Result, er
 		return res, err
 	}
 	cn.after(ctx, p)
+	if p.changesSchema() {
+		cn.schemaChanged(ctx)
+	}
 	return res, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/sqlparse/dialect"
@@ -31,6 +32,11 @@ type connector struct {
 	cache    *Cache
 	disabled bool
 	drv      *boundDriver
+
+	// catMu serialises catalog reads; catLoaded is true once one succeeded
+	// (see catalog.go).
+	catMu     sync.Mutex
+	catLoaded bool
 }
 
 // boundDriver is what db.Driver() returns for a yoked DB: a Driver that also
@@ -92,6 +98,9 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The schema catalog is read through the first base connection, before
+	// any statement of the connector is planned (retried while it fails).
+	c.loadCatalog(ctx, bc, true)
 	return newConn(bc, c), nil
 }
 

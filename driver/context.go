@@ -11,6 +11,7 @@ type queryOpts struct {
 	refresh bool
 	ttl     time.Duration
 	tags    []string // extra tags, the scope included; part of the cache key
+	scoped  bool     // WithScope was given: reads of row-level-security tables may be cached
 }
 
 type ctxKey struct{}
@@ -68,6 +69,7 @@ func WithScope(ctx context.Context, scope string) context.Context {
 	return withOpts(ctx, func(o *queryOpts) {
 		if scope != "" {
 			o.tags = append(o.tags, scope)
+			o.scoped = true
 		}
 	})
 }

@@ -96,8 +96,12 @@ func (cn *conn) bypassReason(ctx context.Context, p *plan) string {
 	case !p.stmt.Cacheable:
 		return skipNotCached
 	}
-	if o := optsFrom(ctx); o != nil && o.skip {
+	o := optsFrom(ctx)
+	if o != nil && o.skip {
 		return skipContext
+	}
+	if p.needsScope && (o == nil || !o.scoped) {
+		return skipUnscoped
 	}
 	return ""
 }

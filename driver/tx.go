@@ -21,6 +21,7 @@ type tx struct {
 func (t *tx) Commit() error {
 	err := t.base.Commit()
 	t.cn.tx = nil
+	t.cn.txEnded()
 	// Invalidate whatever err says: a commit that failed on a lost connection
 	// may still have committed.
 	if t.itx.Dirty() {
@@ -33,6 +34,7 @@ func (t *tx) Commit() error {
 func (t *tx) Rollback() error {
 	err := t.base.Rollback()
 	t.cn.tx = nil
+	t.cn.txEnded()
 	t.itx.Rollback()
 	return err
 }

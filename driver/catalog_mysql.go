@@ -1,0 +1,84 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+	"strings"
+
+	"github.com/yokedcache/yoked/sqlparse"
+)
+
+// MySQL/MariaDB catalog queries, over every database but the system ones
+// (tags drop the database name).
+const (
+	myUserDB = `NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')`
+
+	myFKQuery = `SELECT REFERENCED_TABLE_NAME, TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS
+WHERE CONSTRAINT_SCHEMA ` + myUserDB + ` AND (DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') OR UPDATE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT'))`
+
+	// VIEW_TABLE_USAGE exists in MySQL 8.0.13+; MariaDB lacks it, and then
+	// the definitions are parsed.
+	myViewUsageQuery = `SELECT VIEW_NAME, TABLE_NAME FROM information_schema.VIEW_TABLE_USAGE WHERE VIEW_SCHEMA ` + myUserDB
+	myViewDefQuery   = `SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA ` + myUserDB
+
+	myTriggerQuery = `SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA ` + myUserDB
+
+	// Stored functions: any of them may write (MySQL does not forbid it).
+	myFuncQuery = `SELECT DISTINCT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION' AND ROUTINE_SCHEMA ` + myUserDB
+)
+
+func mysqlFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*facts, error) {
+	// allFuncs stays false: built-in functions are not listed anywhere, and
+	// calling a function that does not exist is an error in MySQL.
+	f := newFacts()
+	q := func(name, query string) ([][]string, error) { return catalogQuery(ctx, bc, name, query) }
+	rows, err := q("functions", myFuncQuery)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.funcs[strings.ToLower(r[0])] = funcVolatile
+	}
+	if rows, err = q("foreign keys", myFKQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.edges = append(f.edges, [2]string{r[0], r[1]})
+	}
+	if rows, err = q("views", myViewUsageQuery); err == nil {
+		for _, r := range rows {
+			f.views[r[0]] = append(f.views[r[0]], r[1])
+		}
+	} else {
+		if rows, err = q("view definitions", myViewDefQuery); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			viewFromDefinition(f, parser, r[0], r[1])
+		}
+	}
+	if rows, err = q("triggers", myTriggerQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.triggers[r[0]] = mergeBody(f.triggers[r[0]], readBody(parser, r[1]))
+	}
+	return f, nil
+}
+
+// viewFromDefinition records the relations a view's SELECT reads, or marks
+// the view opaque when the dialect parser does not understand it.
+func viewFromDefinition(f *facts, parser sqlparse.Parser, view, def string) {
+	st := parser.Parse(def)
+	if !st.Parsed || st.Kind != sqlparse.KindRead {
+		f.opaqueViews[view] = "definition of view " + view + " not understood"
+		return
+	}
+	if !st.Cacheable {
+		f.opaqueViews[view] = "view " + view + ": " + st.Reason
+	}
+	for _, t := range st.Reads {
+		f.views[view] = append(f.views[view], t.Name)
+	}
+	f.viewFuncs = append(f.viewFuncs, viewFunc{view, st.Functions})
+}

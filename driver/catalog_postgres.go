@@ -1,0 +1,146 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+
+	"github.com/yokedcache/yoked/sqlparse"
+)
+
+// PostgreSQL catalog queries. They read every schema but the system ones:
+// tags drop schemas, so a relation of any schema may share a tag with the
+// ones a statement names.
+const (
+	pgUserNS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'`
+
+	// Foreign keys whose actions write the referencing table.
+	pgFKQuery = `SELECT p.relname, c.relname FROM pg_constraint k
+JOIN pg_class p ON p.oid = k.confrelid JOIN pg_class c ON c.oid = k.conrelid
+WHERE k.contype = 'f' AND (k.confdeltype IN ('c', 'n', 'd') OR k.confupdtype IN ('c', 'n', 'd'))`
+
+	// Partitions and inheritance children, with their parents.
+	pgInheritQuery = `SELECT p.relname, c.relname FROM pg_inherits i
+JOIN pg_class p ON p.oid = i.inhparent JOIN pg_class c ON c.oid = i.inhrelid`
+
+	// Views and the relations and functions their rewrite rules depend on;
+	// a dependency on a system relation or a volatile function makes the
+	// view uncacheable.
+	pgViewQuery = `SELECT DISTINCT v.relname, d.refclassid = 'pg_proc'::regclass,
+ COALESCE(t.relname, f.proname, ''), COALESCE(tn.nspname, fn.nspname, ''), COALESCE(f.provolatile::text, '')
+FROM pg_rewrite r
+JOIN pg_class v ON v.oid = r.ev_class AND v.relkind = 'v'
+JOIN pg_namespace n ON n.oid = v.relnamespace
+JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refobjid <> v.oid
+LEFT JOIN pg_class t ON d.refclassid = 'pg_class'::regclass AND t.oid = d.refobjid
+LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+LEFT JOIN pg_proc f ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
+LEFT JOIN pg_namespace fn ON fn.oid = f.pronamespace
+WHERE ` + pgUserNS + ` AND (t.oid IS NOT NULL OR f.oid IS NOT NULL)`
+
+	pgViewDefQuery = `SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'v' AND ` + pgUserNS
+
+	// User triggers with their function's language and source.
+	pgTriggerQuery = `SELECT c.relname, l.lanname, p.prosrc FROM pg_trigger g
+JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
+WHERE NOT g.tgisinternal`
+
+	// Every function: built in (system schemas) or the user's, with volatility.
+	pgFuncQuery = `SELECT DISTINCT p.proname, n.nspname IN ('pg_catalog', 'information_schema'), p.provolatile::text
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace`
+
+	// Tables under row-level security.
+	pgRLSQuery = `SELECT c.relname FROM pg_class c WHERE c.relrowsecurity`
+)
+
+func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*facts, error) {
+	f := newFacts()
+	f.allFuncs = true
+	q := func(name, query string) ([][]string, error) { return catalogQuery(ctx, bc, name, query) }
+	rows, err := q("functions", pgFuncQuery)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		cl := funcBuiltin
+		if r[1] != "true" {
+			cl = funcStable
+			if r[2] == "v" {
+				cl = funcVolatile
+			}
+		}
+		// A name shared by several functions takes the most dangerous class.
+		f.funcs[r[0]] = max(f.funcs[r[0]], cl)
+	}
+	if rows, err = q("foreign keys", pgFKQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.edges = append(f.edges, [2]string{r[0], r[1]})
+	}
+	if rows, err = q("inheritance", pgInheritQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.edges = append(f.edges, [2]string{r[0], r[1]}, [2]string{r[1], r[0]})
+	}
+	if rows, err = q("views", pgViewQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		view, isFunc, dep, ns, vol := r[0], r[1] == "true", r[2], r[3], r[4]
+		switch {
+		case isFunc && vol == "v" && (ns == "pg_catalog" || ns == "information_schema"):
+			f.opaqueViews[view] = "view " + view + " calls volatile function " + dep
+		case isFunc && vol == "v":
+			f.viewFuncs = append(f.viewFuncs, viewFunc{view, []string{dep}})
+		case isFunc:
+		case ns == "pg_catalog" || ns == "information_schema":
+			f.opaqueViews[view] = "view " + view + " reads system catalog " + dep
+		default:
+			f.views[view] = append(f.views[view], dep)
+		}
+	}
+	// The definitions too, for what pg_depend does not record (now(),
+	// CURRENT_TIMESTAMP, locking clauses): the parser's verdict applies.
+	if rows, err = q("view definitions", pgViewDefQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if st := parser.Parse(r[1]); !st.Cacheable {
+			f.opaqueViews[r[0]] = "view " + r[0] + ": " + st.Reason
+		}
+	}
+	if rows, err = q("triggers", pgTriggerQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		table, lang, src := r[0], r[1], r[2]
+		var b *body
+		if lang == "plpgsql" || lang == "sql" {
+			b = readBody(parser, src)
+		} else {
+			b = &body{opaque: "trigger function in language " + lang}
+		}
+		f.triggers[table] = mergeBody(f.triggers[table], b)
+	}
+	if rows, err = q("row-level security", pgRLSQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.rls = append(f.rls, r[0])
+	}
+	return f, nil
+}
+
+// mergeBody combines what several triggers of one table write.
+func mergeBody(a, b *body) *body {
+	if a == nil {
+		return b
+	}
+	m := &body{writes: append(append([]string(nil), a.writes...), b.writes...), funcs: append(append([]string(nil), a.funcs...), b.funcs...), opaque: a.opaque}
+	if m.opaque == "" {
+		m.opaque = b.opaque
+	}
+	return m
+}
