@@ -176,29 +176,37 @@ func (op flushOp) preview(ctx context.Context, st *opened, rep *flushReport) err
 		rep.Touched = len(op.tags)
 		rep.Note = "each tag gets a new version: every entry stored under it stops being served"
 	case op.key != "":
-		n, err := st.store.Client().Exists(ctx, st.redisKey(op.key)).Result()
+		if strings.HasPrefix(op.key, hashedPrefix) {
+			return usagef("%s is an over-long key stored hashed: remove it with flush --pattern or --all", op.key)
+		}
+		_, found, err := st.store.Inspect(ctx, op.key)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			rep.Keys = []string{op.key}
+		if found {
+			rep.Keys, rep.Touched = []string{op.key}, 1
 		}
-		rep.Touched = int(n)
 	default:
 		glob := op.pattern
 		if op.all {
 			glob = "*"
 		}
-		tags, err := st.matchTags(ctx, glob)
+		// One more than listed tells whether the list is complete.
+		tags, err := st.store.Tags(ctx, glob, previewLimit+1)
 		if err != nil {
 			return err
 		}
-		keys, more, err := st.matchEntries(ctx, glob, previewLimit)
+		infos, err := st.store.Keys(ctx, glob, previewLimit+1)
 		if err != nil {
 			return err
+		}
+		keys := make([]string, len(infos))
+		for i, in := range infos {
+			keys[i] = keyName(in)
 		}
 		rep.Touched = len(tags) + len(keys)
-		rep.Tags, rep.Keys, rep.Complete = capList(tags), keys, !more && len(tags) <= previewLimit
+		rep.Complete = len(tags) <= previewLimit && len(keys) <= previewLimit
+		rep.Tags, rep.Keys = capList(tags), capList(keys)
 		if op.pattern != "" {
 			rep.Note = "over-long keys are stored hashed and are deleted by every pattern flush"
 		}

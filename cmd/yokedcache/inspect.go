@@ -2,52 +2,42 @@ package main
 
 import (
 	"context"
-	"path"
+	"encoding/hex"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
+	redisstore "github.com/yokedcache/yoked/tagstore/redis"
 )
 
-// The Redis store offers no listing API yet, so list, get, stats and the
-// dry runs read its key layout here: entries under "yoked:<ns>:e:k:<key>"
-// (keys longer than 256 bytes are hashed, under "yoked:<ns>:e:h:<sha256>"),
-// tag versions under "{yoked:<ns>}:v:<tag>". Only reads happen here; every
-// change goes through the store's own methods.
+// The verbs reach the store's entries only through redisstore's operator
+// methods (Keys, Inspect, Tags, Usage, SharedStats); the key layout stays
+// the store's business. Over-long keys are stored hashed: the command shows
+// them as "sha256:<hex>".
 
-func (o *opened) entryPrefix() string   { return "yoked:" + o.namespace + ":e:" }
-func (o *opened) versionPrefix() string { return "{yoked:" + o.namespace + "}:v:" }
+// hashedPrefix marks a hashed key as list prints it.
+const hashedPrefix = "sha256:"
 
-// scanKeys calls fn with batches of keys matching match on every master.
-// It stops early when fn returns false.
-func (o *opened) scanKeys(ctx context.Context, match string, fn func(c redis.Cmdable, keys []string) bool) error {
-	var mu sync.Mutex // ForEachMaster runs nodes concurrently
-	stopped := false
-	walk := func(ctx context.Context, c redis.Cmdable) error {
-		var cursor uint64
-		for {
-			keys, next, err := c.Scan(ctx, cursor, match, 500).Result()
-			if err != nil {
-				return err
+// keyName is how the command names an entry: the caller's key, or
+// "sha256:<hex>" when it was stored hashed.
+func keyName(in redisstore.KeyInfo) string {
+	if in.Hashed {
+		return hashedPrefix + in.Hash
+	}
+	return in.Key
+}
+
+// inspectKey looks key up as list prints it: "sha256:<hex>" names a hashed
+// entry first, then the key itself.
+func (o *opened) inspectKey(ctx context.Context, key string) (redisstore.KeyInfo, bool, error) {
+	if h, ok := strings.CutPrefix(key, hashedPrefix); ok && len(h) == 64 {
+		if _, err := hex.DecodeString(h); err == nil {
+			if in, found, err := o.store.InspectHashed(ctx, h); err != nil || found {
+				return in, found, err
 			}
-			mu.Lock()
-			if !stopped && len(keys) > 0 && !fn(c, keys) {
-				stopped = true
-			}
-			done := stopped
-			mu.Unlock()
-			if done || next == 0 {
-				return nil
-			}
-			cursor = next
 		}
 	}
-	if cc, ok := o.store.Client().(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return walk(ctx, c) })
-	}
-	return walk(ctx, o.store.Client())
+	return o.store.Inspect(ctx, key)
 }
 
 // globFor turns --prefix/--pattern into a path.Match pattern ("" matches all).
@@ -63,77 +53,6 @@ func globFor(prefix, pattern string) string {
 		b.WriteRune(r)
 	}
 	return b.String() + "*"
-}
-
-// redisMatch is a Redis MATCH pattern selecting at least what glob does.
-func redisMatch(glob string) string {
-	if strings.ContainsAny(glob, `[]\`) {
-		return "*"
-	}
-	return glob
-}
-
-// matchEntries returns up to limit (0: all) cache keys of the namespace whose
-// name matches glob, and whether more exist. Hashed (over-long) keys are
-// listed as "sha256:<hex>" and match only "*".
-func (o *opened) matchEntries(ctx context.Context, glob string, limit int) ([]string, bool, error) {
-	kp := o.entryPrefix() + "k:"
-	var out []string
-	more := false
-	add := func(name string) bool {
-		if limit > 0 && len(out) >= limit {
-			more = true
-			return false
-		}
-		out = append(out, name)
-		return true
-	}
-	err := o.scanKeys(ctx, kp+redisMatch(glob), func(_ redis.Cmdable, keys []string) bool {
-		for _, k := range keys {
-			name := strings.TrimPrefix(k, kp)
-			if ok, _ := path.Match(glob, name); ok && !add(name) {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil || more || glob != "*" {
-		return out, more, err
-	}
-	hp := o.entryPrefix() + "h:"
-	err = o.scanKeys(ctx, hp+"*", func(_ redis.Cmdable, keys []string) bool {
-		for _, k := range keys {
-			if !add("sha256:" + strings.TrimPrefix(k, hp)) {
-				return false
-			}
-		}
-		return true
-	})
-	return out, more, err
-}
-
-// matchTags returns the tags of the namespace that have a version and match glob.
-func (o *opened) matchTags(ctx context.Context, glob string) ([]string, error) {
-	vp := o.versionPrefix()
-	var tags []string
-	err := o.scanKeys(ctx, vp+redisMatch(glob), func(_ redis.Cmdable, keys []string) bool {
-		for _, k := range keys {
-			t := strings.TrimPrefix(k, vp)
-			if ok, _ := path.Match(glob, t); ok {
-				tags = append(tags, t)
-			}
-		}
-		return true
-	})
-	return tags, err
-}
-
-// redisKey is where a cache key's entry lives.
-func (o *opened) redisKey(key string) string {
-	if h, ok := strings.CutPrefix(key, "sha256:"); ok && len(h) == 64 {
-		return o.entryPrefix() + "h:" + h
-	}
-	return o.entryPrefix() + "k:" + key
 }
 
 // showKey prints a key as typed on a shell: as is when printable, else Go-quoted.

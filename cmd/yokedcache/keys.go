@@ -2,24 +2,30 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+
+	redisstore "github.com/yokedcache/yoked/tagstore/redis"
 )
 
 func newListCmd(e *env) *cobra.Command {
 	var prefix, pattern string
 	var limit int
+	var long bool
 	cmd := &cobra.Command{
-		Use:   "list [--prefix P | --pattern GLOB] [--limit N]",
+		Use:   "list [--prefix P | --pattern GLOB] [--limit N] [--long]",
 		Short: "List cache keys of the shared store",
 		Long: `list prints the cache keys of the namespace (SCAN, so it walks the store).
 Keys that are not printable text (the driver's keys are binary) are printed as
 Go-quoted strings; get and delete accept them in that form. Keys longer than
-256 bytes are stored hashed and listed as sha256:<hex> when no filter is given.`,
+256 bytes are stored hashed and listed as sha256:<hex> when no filter is given.
+--long adds whether each entry is still valid (every tag it was stored under
+still has that version), its remaining lifetime and size.`,
 		Args: noArgs,
 	}
 	sf := addStoreFlags(cmd)
@@ -27,6 +33,7 @@ Go-quoted strings; get and delete accept them in that form. Keys longer than
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only keys starting with this")
 	cmd.Flags().StringVar(&pattern, "pattern", "", "only keys matching this glob (*, ?, [...])")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many keys (0: no limit)")
+	cmd.Flags().BoolVarP(&long, "long", "l", false, "show validity, TTL and size of each key")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := checkFormat(*format); err != nil {
 			return err
@@ -46,19 +53,38 @@ Go-quoted strings; get and delete accept them in that form. Keys longer than
 			return err
 		}
 		defer st.Close()
-		keys, more, err := st.matchEntries(cmd.Context(), glob, limit)
+		ask := limit
+		if limit > 0 {
+			ask = limit + 1 // one more tells whether there are more
+		}
+		infos, err := st.store.Keys(cmd.Context(), glob, ask)
 		if err != nil {
 			return fmt.Errorf("listing keys: %w", err)
 		}
+		more := limit > 0 && len(infos) > limit
+		if more {
+			infos = infos[:limit]
+		}
+		keys := make([]string, len(infos))
+		entries := make([]entryInfo, len(infos))
+		for i, in := range infos {
+			keys[i] = keyName(in)
+			entries[i] = describeEntry(keys[i], in)
+		}
 		if *format == formatJSON {
 			return writeJSON(e.stdout, struct {
-				Namespace string   `json:"namespace"`
-				Keys      []string `json:"keys"`
-				More      bool     `json:"more"`
-			}{st.namespace, append([]string{}, keys...), more})
+				Namespace string      `json:"namespace"`
+				Keys      []string    `json:"keys"`
+				More      bool        `json:"more"`
+				Entries   []entryInfo `json:"entries"`
+			}{st.namespace, keys, more, entries})
 		}
-		for _, k := range keys {
-			fmt.Fprintln(e.stdout, showKey(k))
+		for _, in := range entries {
+			if long {
+				fmt.Fprintf(e.stdout, "%-7s  %10v  %8d  %s\n", validWord(in.Valid), time.Duration(in.TTLms)*time.Millisecond, in.Bytes, showKey(in.Key))
+			} else {
+				fmt.Fprintln(e.stdout, showKey(in.Key))
+			}
 		}
 		if more {
 			fmt.Fprintf(e.stdout, "... more than %d keys; raise --limit\n", limit)
@@ -68,25 +94,63 @@ Go-quoted strings; get and delete accept them in that form. Keys longer than
 	return cmd
 }
 
-// entryInfo is get's output (JSON schema in docs/cli.md).
+// entryInfo is get's output and an element of list's "entries" (JSON
+// schema in docs/cli.md).
 type entryInfo struct {
-	Key    string `json:"key"`
-	Found  bool   `json:"found"`
-	TTLms  int64  `json:"ttl_ms,omitempty"`
-	Bytes  int64  `json:"bytes,omitempty"`
-	Format string `json:"format,omitempty"`
+	Key    string    `json:"key"`
+	Found  bool      `json:"found"`
+	TTLms  int64     `json:"ttl_ms,omitempty"`
+	Bytes  int64     `json:"bytes,omitempty"`
+	Format string    `json:"format,omitempty"`
+	Hashed bool      `json:"hashed,omitempty"`
+	Valid  bool      `json:"valid"`
+	Reason string    `json:"reason,omitempty"`
+	Tags   []tagInfo `json:"tags,omitempty"`
+}
+
+// tagInfo is one tag of an entry: its version when the entry was stored and
+// now (hexadecimal tokens; "" when the tag has no version any more).
+type tagInfo struct {
+	Tag     string `json:"tag"`
+	Stored  string `json:"stored"`
+	Current string `json:"current"`
+}
+
+func describeEntry(key string, in redisstore.KeyInfo) entryInfo {
+	out := entryInfo{Key: key, Found: true, TTLms: in.TTL.Milliseconds(), Bytes: in.Bytes,
+		Format: "unknown", Hashed: in.Hashed, Valid: in.Valid, Reason: in.Reason}
+	if in.Format > 0 {
+		out.Format = fmt.Sprintf("yoked entry v%d", in.Format)
+	}
+	for _, t := range in.Tags {
+		ti := tagInfo{Tag: t.Tag, Stored: strconv.FormatUint(t.Stored, 16)}
+		if t.Current != 0 {
+			ti.Current = strconv.FormatUint(t.Current, 16)
+		}
+		out.Tags = append(out.Tags, ti)
+	}
+	return out
+}
+
+func validWord(v bool) string {
+	if v {
+		return "valid"
+	}
+	return "invalid"
 }
 
 func newGetCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get KEY",
-		Short: "Show whether a cache key is stored, its remaining lifetime and size",
+		Short: "Show whether a cache key is stored and valid, its tags, lifetime and size",
 		Long: `get looks one cache key up in the shared store (KEY as list prints it) and
-shows whether it is stored, its remaining lifetime and its size in bytes.
-Whether the entry is still valid depends on its tags' versions, which only
-a lookup with the entry's tags can tell; values are the driver's binary
+shows whether it is stored, whether it is still valid (every tag it was
+stored under still has the version it was stored with, so an application's
+lookup would serve it), its tags with their stored and current versions, its
+remaining lifetime and its size in bytes. Values are the driver's binary
 encoding of a result and are not printed.
-Exit status 1 when the key is not stored.`,
+Exit status 1 when the key is not stored (a stored but invalid entry is not
+an error).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("get takes exactly one KEY, got %d arguments", len(args))
@@ -109,31 +173,20 @@ Exit status 1 when the key is not stored.`,
 			return err
 		}
 		defer st.Close()
-		ctx := cmd.Context()
-		rk := st.redisKey(key)
-		pipe := st.store.Client().Pipeline()
-		ttl := pipe.PTTL(ctx, rk)
-		size := pipe.StrLen(ctx, rk)
-		head := pipe.GetRange(ctx, rk, 0, 1)
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		in, found, err := st.inspectKey(cmd.Context(), key)
+		if err != nil {
 			return fmt.Errorf("reading key: %w", err)
 		}
-		info := entryInfo{Key: key, Found: size.Val() > 0}
-		if info.Found {
-			info.TTLms = ttl.Val().Milliseconds()
-			info.Bytes = size.Val()
-			if h := head.Val(); len(h) == 2 && h[0] == 'Y' {
-				info.Format = fmt.Sprintf("yoked entry v%d", h[1])
-			} else {
-				info.Format = "unknown"
-			}
+		info := entryInfo{Key: key}
+		if found {
+			info = describeEntry(key, in)
 		}
 		if *format == formatJSON {
 			if err := writeJSON(e.stdout, info); err != nil {
 				return err
 			}
 		} else if info.Found {
-			fmt.Fprintf(e.stdout, "key     %s\nttl     %v\nbytes   %d\nformat  %s\n", showKey(key), time.Duration(info.TTLms)*time.Millisecond, info.Bytes, info.Format)
+			info.print(e.stdout)
 		}
 		if !info.Found {
 			return fmt.Errorf("key %s is not in namespace %q", showKey(key), st.namespace)
@@ -141,6 +194,25 @@ Exit status 1 when the key is not stored.`,
 		return nil
 	}
 	return cmd
+}
+
+func (in entryInfo) print(w io.Writer) {
+	fmt.Fprintf(w, "key     %s\nttl     %v\nbytes   %d\nformat  %s\n", showKey(in.Key), time.Duration(in.TTLms)*time.Millisecond, in.Bytes, in.Format)
+	if in.Valid {
+		fmt.Fprintln(w, "valid   yes")
+	} else {
+		fmt.Fprintf(w, "valid   no: %s\n", in.Reason)
+	}
+	for _, t := range in.Tags {
+		state := "current"
+		switch {
+		case t.Current == "":
+			state = "no version now"
+		case t.Current != t.Stored:
+			state = "invalidated, now " + t.Current
+		}
+		fmt.Fprintf(w, "tag     %s  stored %s  (%s)\n", t.Tag, t.Stored, state)
+	}
 }
 
 func newDeleteCmd(e *env) *cobra.Command {

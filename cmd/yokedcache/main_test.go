@@ -269,7 +269,15 @@ func TestStoreVerbsAgainstRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Flush(context.Background()); s.Close() })
+	t.Cleanup(func() {
+		s.Flush(context.Background())
+		s.Close()
+		// Every store (the command's too) pushed its counters at Close.
+		if c, err := redisstore.NewFromURL(url, redisstore.Options{Namespace: ns, StatsInterval: -1}); err == nil {
+			c.ResetSharedStats(context.Background())
+			c.Close()
+		}
+	})
 	ctx := context.Background()
 	put := func(key, tag string) {
 		st, err := s.Stamp(ctx, []string{tag})
@@ -319,13 +327,67 @@ func TestStoreVerbsAgainstRedis(t *testing.T) {
 		t.Errorf("get absent: exit %d", r.code)
 	}
 
+	// The entries' details, and validity as the store judges it.
+	r = run(opts{}, "list", "--pattern", "user:[12]", "--format", "json")
+	var detailed struct {
+		Keys    []string
+		Entries []entryInfo
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &detailed); err != nil || len(detailed.Entries) != 2 {
+		t.Fatalf("list entries: %v %s", err, r.stdout)
+	}
+	for _, en := range detailed.Entries {
+		if !en.Found || !en.Valid || en.Bytes <= 0 || en.TTLms <= 0 || len(en.Tags) != 2 || en.Tags[1].Tag != "table:users" || en.Tags[1].Stored != en.Tags[1].Current {
+			t.Errorf("list entry %+v", en)
+		}
+	}
+	if r := run(opts{}, "list", "--long", "--prefix", "order:"); r.code != 0 || !strings.Contains(r.stdout, "valid ") || !strings.Contains(r.stdout, "order:9") {
+		t.Errorf("list --long: %d %q", r.code, r.stdout)
+	}
+	getJSON := func(key string) entryInfo {
+		t.Helper()
+		r := run(opts{}, "get", key, "--format", "json")
+		var en entryInfo
+		if err := json.Unmarshal([]byte(r.stdout), &en); err != nil {
+			t.Fatalf("get %s: %v %q %q", key, err, r.stdout, r.stderr)
+		}
+		return en
+	}
+	if en := getJSON("user:1"); !en.Found || !en.Valid || en.Format != "yoked entry v1" {
+		t.Errorf("get user:1 = %+v", en)
+	}
+
+	// A workload in two other processes' stores shows in stats.
+	for range 2 {
+		app, err := redisstore.NewFromURL(url, redisstore.Options{Namespace: ns, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			_, hit, _, err := app.Lookup(ctx, "user:1", []string{"table:users"})
+			if err != nil || !hit {
+				t.Fatalf("app lookup: %v %v", hit, err)
+			}
+		}
+		if _, _, _, err := app.Lookup(ctx, "nothing", []string{"table:users"}); err != nil {
+			t.Fatal(err)
+		}
+		app.Close() // pushes its counters
+	}
 	r = run(opts{}, "stats", "--format", "json")
 	var st storeStats
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
 		t.Fatalf("stats: %v %s", err, r.stderr)
 	}
-	if st.Entries != 4 || st.Bytes <= 0 || st.Tags < 2 || st.Hits != nil {
+	if st.Entries != 4 || st.Bytes <= 0 || st.Tags < 3 || len(st.Unavailable) != 0 {
 		t.Errorf("stats: %+v", st)
+	}
+	// s's own lookups (present) are pushed within a second, the apps' at Close.
+	if st.Hits == nil || *st.Hits < 6 || st.Misses == nil || *st.Misses < 2 || st.HitRatio == nil || *st.HitRatio <= 0 || *st.HitRatio >= 1 {
+		t.Errorf("stats counters after a workload: hits %v misses %v ratio %v", count(st.Hits), count(st.Misses), st.HitRatio)
+	}
+	if r := run(opts{}, "stats"); r.code != 0 || !strings.Contains(r.stdout, "hits") || strings.Contains(r.stdout, "unavailable") {
+		t.Errorf("stats table: %d %q", r.code, r.stdout)
 	}
 
 	// Dry run lists and changes nothing.
@@ -347,6 +409,12 @@ func TestStoreVerbsAgainstRedis(t *testing.T) {
 	}
 	if !present("order:9", "table:orders") {
 		t.Error("flush --tags table:users removed an orders entry")
+	}
+	if en := getJSON("user:1"); !en.Found || en.Valid || !strings.Contains(en.Reason, "table:users") || en.Tags[1].Stored == en.Tags[1].Current {
+		t.Errorf("get user:1 after flush --tags table:users = %+v; want stored but invalid", en)
+	}
+	if r := run(opts{}, "get", "user:1"); r.code != 0 || !strings.Contains(r.stdout, "valid   no") || !strings.Contains(r.stdout, "invalidated, now") {
+		t.Errorf("get table after invalidation: %d %q", r.code, r.stdout)
 	}
 
 	if r := run(opts{}, "delete", "order:9"); r.code != 0 || present("order:9", "table:orders") {

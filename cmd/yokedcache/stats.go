@@ -7,14 +7,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 )
 
-// storeStats is stats's output (JSON schema in docs/cli.md). The hit, miss,
-// invalidation and error counters live in each application process (the
-// Redis store keeps none in Redis), so the command cannot report them: they
-// are listed in Unavailable and left null in JSON.
+// storeStats is stats's output (JSON schema in docs/cli.md). Entries, bytes
+// and tags come from a walk of the namespace (redisstore's Usage); hits,
+// misses, sets, deletes, invalidations and errors are the counters every
+// process using the namespace pushes into Redis (redisstore's SharedStats).
+// A counter the command could not read is null in JSON and named in
+// Unavailable; the hit ratio is null before the first lookup.
 type storeStats struct {
 	Time          time.Time `json:"time"`
 	Namespace     string    `json:"namespace"`
@@ -28,6 +29,8 @@ type storeStats struct {
 	HitRatio      *float64  `json:"hit_ratio"`
 	Invalidations *uint64   `json:"invalidations"`
 	Errors        *uint64   `json:"errors"`
+	Sets          *uint64   `json:"sets"`
+	Deletes       *uint64   `json:"deletes"`
 	Unavailable   []string  `json:"unavailable,omitempty"`
 }
 
@@ -36,16 +39,14 @@ func newStatsCmd(e *env) *cobra.Command {
 	var count int
 	cmd := &cobra.Command{
 		Use:   "stats [--watch DURATION]",
-		Short: "Show the shared store's size: entries, bytes, tags, Redis memory",
+		Short: "Show the shared store's size and the traffic of every process using it",
 		Long: `stats walks the namespace of the shared store (SCAN) and reports how many
-entries and tag versions it holds, their size, and the memory the Redis
-server uses. With --watch it repeats every DURATION until interrupted (or
---count reports).
-
-Hits, misses, hit ratio, invalidations and errors are counted inside each
-application (driver.CacheOf(db).Stats(), or the Prometheus collector in
-metrics/prom); the Redis store does not keep them in Redis, so stats shows
-them as unavailable rather than inventing numbers.`,
+entries and tag versions it holds, their size (STRLEN of each entry), and the
+memory the Redis server uses; and the hits, misses, hit ratio, sets,
+deletes, invalidations and errors of every process using the namespace,
+summed in Redis (each process pushes its counts about once a second and when
+it closes the store, so they lag by up to a second). With --watch it repeats
+every DURATION until interrupted (or --count reports).`,
 		Args: noArgs,
 	}
 	sf := addStoreFlags(cmd)
@@ -96,43 +97,47 @@ them as unavailable rather than inventing numbers.`,
 func (s *storeStats) print(e *env, header bool) {
 	if header {
 		fmt.Fprintf(e.stdout, "namespace %q at %s\n", s.Namespace, s.Address)
-		fmt.Fprintf(e.stdout, "%-8s  %10s  %12s  %8s  %14s\n", "time", "entries", "bytes", "tags", "redis memory")
+		fmt.Fprintf(e.stdout, "%-8s  %10s  %12s  %8s  %14s  %10s  %10s  %6s  %10s  %8s\n",
+			"time", "entries", "bytes", "tags", "redis memory", "hits", "misses", "ratio", "invalid.", "errors")
 	}
 	mem := "?"
 	if s.RedisMemory >= 0 {
 		mem = strconv.FormatInt(s.RedisMemory, 10)
 	}
-	fmt.Fprintf(e.stdout, "%-8s  %10d  %12d  %8d  %14s\n", s.Time.Format("15:04:05"), s.Entries, s.Bytes, s.Tags, mem)
-	if header {
-		fmt.Fprintf(e.stdout, "(unavailable from the command: %s; they are counted in each application)\n", strings.Join(s.Unavailable, ", "))
+	ratio := "-"
+	if s.HitRatio != nil {
+		ratio = strconv.FormatFloat(*s.HitRatio*100, 'f', 1, 64) + "%"
+	}
+	fmt.Fprintf(e.stdout, "%-8s  %10d  %12d  %8d  %14s  %10s  %10s  %6s  %10s  %8s\n", s.Time.Format("15:04:05"),
+		s.Entries, s.Bytes, s.Tags, mem, count(s.Hits), count(s.Misses), ratio, count(s.Invalidations), count(s.Errors))
+	if len(s.Unavailable) > 0 {
+		fmt.Fprintf(e.stdout, "(unavailable: %s)\n", strings.Join(s.Unavailable, ", "))
 	}
 }
 
+// count prints a counter that may be unavailable.
+func count(n *uint64) string {
+	if n == nil {
+		return "?"
+	}
+	return strconv.FormatUint(*n, 10)
+}
+
 func (o *opened) stats(ctx context.Context) (*storeStats, error) {
-	s := &storeStats{Time: time.Now(), Namespace: o.namespace, Address: o.addr, RedisMemory: -1,
-		Unavailable: []string{"hits", "misses", "hit_ratio", "invalidations", "errors"}}
-	err := o.scanKeys(ctx, o.entryPrefix()+"*", func(c redis.Cmdable, keys []string) bool {
-		s.Entries += int64(len(keys))
-		pipe := c.Pipeline()
-		lens := make([]*redis.IntCmd, len(keys))
-		for i, k := range keys {
-			lens[i] = pipe.StrLen(ctx, k)
-		}
-		_, _ = pipe.Exec(ctx)
-		for _, l := range lens {
-			s.Bytes += l.Val()
-		}
-		return true
-	})
-	if err != nil {
+	s := &storeStats{Time: time.Now(), Namespace: o.namespace, Address: o.addr, RedisMemory: -1}
+	var err error
+	if s.Entries, s.Tags, s.Bytes, err = o.store.Usage(ctx); err != nil {
 		return nil, err
 	}
-	err = o.scanKeys(ctx, o.versionPrefix()+"*", func(_ redis.Cmdable, keys []string) bool {
-		s.Tags += int64(len(keys))
-		return true
-	})
-	if err != nil {
-		return nil, err
+	if c, err := o.store.SharedStats(ctx); err == nil {
+		s.Hits, s.Misses, s.Invalidations, s.Errors = &c.Hits, &c.Misses, &c.Invalidations, &c.Errors
+		s.Sets, s.Deletes = &c.Sets, &c.Deletes
+		if n := c.Hits + c.Misses; n > 0 {
+			r := float64(c.Hits) / float64(n)
+			s.HitRatio = &r
+		}
+	} else {
+		s.Unavailable = []string{"hits", "misses", "hit_ratio", "invalidations", "errors", "sets", "deletes"}
 	}
 	if info, err := o.store.Client().Info(ctx, "memory").Result(); err == nil {
 		for _, line := range strings.Split(info, "\n") {
