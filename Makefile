@@ -22,3 +22,24 @@ fmt-check:
 ## demo: the yokedcache demo
 demo:
 	$(GO) run ./cmd/yokedcache demo
+
+.PHONY: stress bench fuzz
+
+STRESS_DURATION ?= 150s
+FUZZTIME ?= 30s
+
+## stress: the stale-read checker, two processes per mode under Redis faults, STRESS_DURATION per mode (make test runs it for 25s per mode)
+stress:
+	YOKED_STRESS_DURATION=$(STRESS_DURATION) $(GO) test -count=1 -timeout 30m -v -run '^TestStress' ./internal/stress
+
+## bench: raw driver vs yoked (memory, Redis, Redis+L1) on SQLite and PostgreSQL, printed as one table (docs/benchmarks.md)
+bench:
+	$(GO) run ./internal/benchtable
+
+## fuzz: every fuzz target for FUZZTIME each (parsers and the driver's hostile-input check)
+fuzz:
+	@set -e; for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -h '^func Fuzz' $$t/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$t; \
+		done; \
+	done

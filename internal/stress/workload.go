@@ -61,6 +61,9 @@ type Workload struct {
 	// choose a read with probability ReadRatio, else a write, with no pacing.
 	Mixed     int
 	ReadRatio float64
+	// Limit stops the mixed goroutines after about this many operations in
+	// all (0: run until ctx is done).
+	Limit int64
 	// Rec receives every operation (nil records nothing).
 	Rec *staleness.Recorder
 
@@ -116,7 +119,7 @@ func (wl *Workload) Run(ctx context.Context) {
 	if wl.Mixed > 0 {
 		for i := range wl.Mixed {
 			spawn("m", i, func(ctx context.Context, g *gen) {
-				for ctx.Err() == nil {
+				for ctx.Err() == nil && (wl.Limit <= 0 || wl.Reads.Load()+wl.Writes.Load() < wl.Limit) {
 					if g.rnd.Float64() < wl.ReadRatio {
 						wl.read(ctx, g)
 					} else {

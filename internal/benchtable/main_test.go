@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// sample parses testdata/sample.txt.
+func sample(t *testing.T) map[string]result {
+	t.Helper()
+	f, err := os.Open("testdata/sample.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestParse(t *testing.T) {
+	res := sample(t)
+	tests := []struct {
+		name        string
+		ns, allocs  float64
+		metric      string
+		metricValue float64
+	}{
+		{"PKHit/floor", 521, 8, "", 0},
+		{"PKHit/postgres/raw", 53300, 18, "", 0},
+		{"PKHit/postgres/memory", 1299, 8, "hits/op", 1},
+		{"Mixed/postgres/raw", 387021, 0, "ops/s", 2584},
+		{"redis.BareGet", 76100, 0, "", 0},
+		{"redis.Invalidate/entries=1000000", 40600, 0, "", 0},
+	}
+	for _, tt := range tests {
+		r, ok := res[tt.name]
+		if !ok {
+			t.Errorf("%s: not parsed (have %d results)", tt.name, len(res))
+			continue
+		}
+		if r.ns != tt.ns || r.allocs != tt.allocs || (tt.metric != "" && r.metrics[tt.metric] != tt.metricValue) {
+			t.Errorf("%s: got %+v", tt.name, r)
+		}
+	}
+	if len(res) != len(tests) {
+		t.Errorf("parsed %d results, want %d", len(res), len(tests))
+	}
+}
+
+func TestParseRejectsGarbledNumbers(t *testing.T) {
+	if _, err := parse(strings.NewReader("BenchmarkX-2 10 abc ns/op\n")); err == nil {
+		t.Fatal("no error for a garbled figure")
+	}
+}
+
+func TestReportTargets(t *testing.T) {
+	res := sample(t)
+	var b strings.Builder
+	report(&b, res)
+	out := b.String()
+	for _, want := range []string{
+		"| PKHit | postgres | memory | 1299 ns | 8 | 0.02× | 2.49× | 1.00 |",
+		"| memory hit ≤ 2× floor (PostgreSQL PK) | 2.49× | **no** |",
+		"| ≥ 30× raw PostgreSQL on PK hits (memory) | 41.03× | yes |",
+		"| Redis hit ≤ 1.2× a bare GET (store level) | 0.00× | not measured |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
