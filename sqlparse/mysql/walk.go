@@ -123,12 +123,21 @@ func (w *walker) stmt(s ast.StmtNode) {
 		w.raise(sqlparse.KindDDL)
 		w.all = true
 		return
-	case *ast.SetStmt, *ast.DoStmt:
-		if _, ok := n.(*ast.SetStmt); ok {
-			w.raise(sqlparse.KindSession)
-		} else {
-			w.raise(sqlparse.KindOther)
+	case *ast.DoStmt:
+		// DO runs expressions for their side effects only: a stored
+		// function it calls may write any table.
+		before := len(w.funcs)
+		s.Accept(w)
+		for _, f := range w.funcs[before:] {
+			if w.o.Volatile(f, nil) == "" {
+				w.unknown()
+				return
+			}
 		}
+		w.raise(sqlparse.KindOther)
+		return
+	case *ast.SetStmt:
+		w.raise(sqlparse.KindSession)
 	case *ast.UseStmt, *ast.LockTablesStmt, *ast.UnlockTablesStmt, *ast.PrepareStmt, *ast.DeallocateStmt,
 		*ast.SetRoleStmt, *ast.SetDefaultRoleStmt, *ast.SetPwdStmt:
 		w.raise(sqlparse.KindSession)

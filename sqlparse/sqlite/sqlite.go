@@ -112,6 +112,9 @@ func (p *Parser) stmt(s []token) sqlparse.Statement {
 func rewrite(s []token) (text string, ok bool) {
 	out := make([]token, 0, len(s))
 	depth := 0
+	// Only a write has a clause to cut: in a read, RETURNING or ON may be a
+	// name, and cutting there would lose tables read.
+	write := len(s) > 0 && slices.Contains([]string{"INSERT", "UPDATE", "DELETE", "REPLACE"}, s[0].up)
 	for i := 0; i < len(s); i++ {
 		t := s[i]
 		switch t.kind {
@@ -142,7 +145,7 @@ func rewrite(s []token) (text string, ok bool) {
 			if i == 0 && t.up == "REPLACE" {
 				break
 			}
-			if depth == 0 && (t.up == "RETURNING" || t.up == "ON" && i+1 < len(s) && s[i+1].up == "CONFLICT") {
+			if write && depth == 0 && (t.up == "RETURNING" || t.up == "ON" && i+1 < len(s) && s[i+1].up == "CONFLICT") {
 				return join(out), true
 			}
 		}
