@@ -130,3 +130,33 @@ func BenchmarkMemoryHit(b *testing.B) {
 		}
 	}
 }
+
+// thousandEntries is a store holding 1000 entries under 10 table tags.
+func thousandEntries(b *testing.B) *Store {
+	s := newTestStore(b, testenv.Redis(b), Options{Timeout: time.Second})
+	for i := range 1000 {
+		put(b, s, "k"+strconv.Itoa(i), "v", "table:"+strconv.Itoa(i%10))
+	}
+	return s
+}
+
+// BenchmarkKeys lists a namespace of 1000 entries with their validity (one
+// SCAN batch, one pipeline of GET and PTTL, one MGET of versions).
+func BenchmarkKeys(b *testing.B) {
+	s, ctx := thousandEntries(b), context.Background()
+	for b.Loop() {
+		if infos, err := s.Keys(ctx, "*", 0); err != nil || len(infos) != 1000 {
+			b.Fatal(len(infos), err)
+		}
+	}
+}
+
+// BenchmarkUsage measures the same namespace (SCAN and STRLEN).
+func BenchmarkUsage(b *testing.B) {
+	s, ctx := thousandEntries(b), context.Background()
+	for b.Loop() {
+		if n, _, _, err := s.Usage(ctx); err != nil || n != 1000 {
+			b.Fatal(n, err)
+		}
+	}
+}
