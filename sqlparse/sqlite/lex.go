@@ -126,12 +126,16 @@ func closeQuote(sql string, i int, q byte) (int, bool) {
 	return 0, false
 }
 
-// split cuts tokens into statements at ';', dropping empty ones.
+// split cuts tokens into statements at ';', dropping empty ones. The ';'
+// inside a CREATE TRIGGER body do not cut: the trigger ends at "END;".
 func split(toks []token) [][]token {
 	var out [][]token
 	start := 0
 	for i, t := range toks {
 		if t.kind == tPunct && t.text == ";" {
+			if trigger(toks[start:i]) && toks[i-1].up != "END" {
+				continue
+			}
 			if i > start {
 				out = append(out, toks[start:i])
 			}
@@ -154,4 +158,15 @@ func join(toks []token) string {
 		b.WriteString(t.text)
 	}
 	return b.String()
+}
+
+// trigger reports whether s starts CREATE [TEMP|TEMPORARY] TRIGGER.
+func trigger(s []token) bool {
+	if len(s) < 2 || s[0].up != "CREATE" {
+		return false
+	}
+	if s[1].up == "TEMP" || s[1].up == "TEMPORARY" {
+		s = s[1:]
+	}
+	return len(s) > 1 && s[1].up == "TRIGGER"
 }
