@@ -310,5 +310,9 @@ func (r *writeRows) Close() error {
 	default:
 		cn.c.invalidate(r.ctx, r.p.writeTags, r.p.writeAll)
 	}
+	if r.p.changesSchema() {
+		// DDL sent through Query: the connection is free again now.
+		cn.schemaChanged(r.ctx)
+	}
 	return err
 }
