@@ -1,0 +1,126 @@
+package driver
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/yokedcache/yoked/sqlparse"
+	"github.com/yokedcache/yoked/sqlparse/postgres"
+)
+
+func TestReadBody(t *testing.T) {
+	parser := postgres.New()
+	for _, tc := range []struct {
+		name, body string
+		writes     []string
+		opaque     bool
+	}{
+		{"none", `BEGIN NEW.updated_at := now(); RETURN NEW; END`, nil, false},
+		{"insert", `BEGIN INSERT INTO audit (note) VALUES (NEW.name); RETURN NEW; END`, []string{"audit"}, false},
+		{"branches", `BEGIN IF TG_OP = 'DELETE' THEN DELETE FROM b WHERE id = OLD.id; ELSE UPDATE c SET n = n + 1; END IF; RETURN NULL; END`, []string{"b", "c"}, false},
+		{"keyword in literal", `BEGIN IF TG_OP = 'UPDATE; DELETE FROM x' THEN RETURN NEW; END IF; RETURN NULL; END`, nil, false},
+		{"keyword in comment", `BEGIN -- DELETE FROM x;
+RETURN NEW; END`, nil, false},
+		{"dynamic", `BEGIN EXECUTE 'DELETE FROM ' || TG_ARGV[0]; RETURN NULL; END`, nil, true},
+		{"perform", `BEGIN PERFORM other_fn(); RETURN NULL; END`, nil, true},
+		{"call", `BEGIN CALL proc(); END`, nil, true},
+		{"returning into", `BEGIN INSERT INTO a (x) VALUES (1) RETURNING id INTO v; RETURN NULL; END`, nil, true},
+		{"locking read", `BEGIN SELECT 1 INTO v FROM t FOR UPDATE; RETURN NULL; END`, nil, true},
+		{"updated_at column is no keyword", `BEGIN NEW.updated_at = NEW.deleted_at; RETURN NEW; END`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := readBody(parser, tc.body)
+			if (b.opaque != "") != tc.opaque {
+				t.Fatalf("opaque = %q, want opaque=%v", b.opaque, tc.opaque)
+			}
+			if !tc.opaque && !reflect.DeepEqual(b.writes, tc.writes) {
+				t.Fatalf("writes = %v, want %v", b.writes, tc.writes)
+			}
+		})
+	}
+}
+
+func TestCatalogBuildAndApply(t *testing.T) {
+	f := newFacts()
+	f.allFuncs = true
+	f.edges = [][2]string{{"p", "c"}, {"c", "g"}}
+	f.views["v1"] = []string{"users"}
+	f.views["v2"] = []string{"v1", "orders"}
+	f.opaqueViews["vnow"] = "view vnow: calls now()"
+	f.triggers["users"] = &body{writes: []string{"audit"}}
+	f.triggers["opaque"] = &body{opaque: "dynamic"}
+	f.triggers["declared"] = &body{opaque: "dynamic"}
+	f.funcs = map[string]funcClass{"lower": funcBuiltin, "twice": funcStable, "bump": funcVolatile}
+	f.rls = []string{"docs"}
+	c := build(f, map[string][]string{"declared": {"x"}, "audit": {"audit_summary"}})
+
+	planOf := func(st sqlparse.Statement) *plan {
+		p := &plan{stmt: st, readTags: tagsOf(st.Reads), writeTags: tagsOf(st.Writes)}
+		c.apply(p, "")
+		return p
+	}
+	read := func(tables ...string) sqlparse.Statement {
+		st := sqlparse.Statement{Kind: sqlparse.KindRead, Parsed: true, Cacheable: true}
+		for _, t := range tables {
+			st.Reads = append(st.Reads, sqlparse.Table{Name: t})
+		}
+		return st
+	}
+	write := func(table string) sqlparse.Statement {
+		return sqlparse.Statement{Kind: sqlparse.KindWrite, Parsed: true, Writes: []sqlparse.Table{{Name: table}}}
+	}
+
+	if p := planOf(write("p")); !reflect.DeepEqual(p.writeTags, []string{"table:p", "table:c", "table:g"}) || p.writeAll {
+		t.Errorf("FK cascade: %v all=%v", p.writeTags, p.writeAll)
+	}
+	if p := planOf(write("users")); !reflect.DeepEqual(p.writeTags, []string{"table:users", "table:audit", "table:audit_summary"}) || p.writeAll {
+		t.Errorf("trigger + declared chain: %v all=%v", p.writeTags, p.writeAll)
+	}
+	if p := planOf(write("opaque")); !p.writeAll {
+		t.Error("opaque trigger must invalidate everything")
+	}
+	if p := planOf(write("declared")); p.writeAll || !reflect.DeepEqual(p.writeTags, []string{"table:declared", "table:x"}) {
+		t.Errorf("declared dependency replaces the opaque verdict: %v all=%v", p.writeTags, p.writeAll)
+	}
+	if p := planOf(write("v2")); !reflect.DeepEqual(p.writeTags, []string{"table:v2", "table:audit", "table:audit_summary", "table:orders", "table:users", "table:v1"}) {
+		t.Errorf("write to a view: %v", p.writeTags)
+	}
+	if p := planOf(read("v2")); !reflect.DeepEqual(p.readTags, []string{"table:v2", "table:orders", "table:users", "table:v1"}) || !p.stmt.Cacheable {
+		t.Errorf("nested view read: %v cacheable=%v", p.readTags, p.stmt.Cacheable)
+	}
+	if p := planOf(read("vnow")); p.stmt.Cacheable {
+		t.Error("a view over now() was cacheable")
+	}
+	if p := planOf(read("docs")); !p.needsScope {
+		t.Error("row-level security not flagged")
+	}
+	fn := func(name string) *plan {
+		st := read("users")
+		st.Functions = []string{name}
+		return planOf(st)
+	}
+	if p := fn("public.twice"); !p.stmt.Cacheable || p.isWrite() {
+		t.Errorf("stable user function: cacheable=%v write=%v", p.stmt.Cacheable, p.isWrite())
+	}
+	if p := fn("lower"); !p.stmt.Cacheable {
+		t.Error("built-in function made the read uncacheable")
+	}
+	if p := fn("bump"); p.stmt.Cacheable || !p.writeAll || p.stmt.Kind != sqlparse.KindWrite {
+		t.Errorf("volatile function: cacheable=%v all=%v kind=%v", p.stmt.Cacheable, p.writeAll, p.stmt.Kind)
+	}
+	if p := fn("nobody_knows"); p.stmt.Cacheable {
+		t.Error("unknown function was cacheable")
+	}
+	// Parsers that list no functions: the text is searched for volatile calls.
+	p := &plan{stmt: read("users"), readTags: []string{"table:users"}}
+	c.apply(p, "SELECT BUMP (1) FROM users")
+	if p.stmt.Cacheable || !p.writeAll {
+		t.Error("a volatile call found in the text did not make the read a write of everything")
+	}
+
+	failed := &plan{stmt: write("p"), writeTags: []string{"table:p"}}
+	failedCatalog.apply(failed, "")
+	if !failed.writeAll {
+		t.Error("without a catalog a write must invalidate everything")
+	}
+}
