@@ -135,6 +135,7 @@ func child(t *testing.T) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(12)
+	db.SetMaxIdleConns(12) // no connection churn: a reconnect storm is not what this test measures
 	rec := &staleness.Recorder{}
 	wl := &stress.Workload{DB: db, Process: proc, Rec: rec}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
