@@ -436,9 +436,20 @@ func (c *connector) loadCatalog(ctx context.Context, bc driver.Conn, first bool)
 // classify) ran on the connection. Outside a transaction the catalog is read
 // again at once through this connection. Inside one, the transaction
 // invalidates everything when it commits (its later writes were planned with
-// the old catalog) and the catalog is read again when it ends.
+// the old catalog) and the catalog is read again when it ends; on MySQL,
+// where DDL commits the transaction, all that happens at once and the
+// transaction's later writes are invalidated as they return.
 func (cn *conn) schemaChanged(ctx context.Context) {
 	if cn.c.disabled || cn.c.cfg.NoCatalog || introspectorFor(cn.c.dialect) == nil {
+		return
+	}
+	if cn.tx != nil && cn.c.dialect == sqlparse.DialectMySQL {
+		// MySQL commits the transaction before and after DDL: what it wrote
+		// is visible now, and so is every later write of the "transaction".
+		cn.tx.itx.Add(nil, true)
+		cn.tx.flush(ctx)
+		cn.implicitCommit = true
+		cn.c.loadCatalog(ctx, cn.base, false)
 		return
 	}
 	if cn.tx != nil {
@@ -463,6 +474,7 @@ func (p *plan) changesSchema() bool {
 
 // txEnded reads the catalog again if the transaction that just ended ran DDL.
 func (cn *conn) txEnded() {
+	cn.implicitCommit = false
 	if cn.schemaPending {
 		cn.schemaPending = false
 		cn.c.loadCatalog(context.Background(), cn.base, false)

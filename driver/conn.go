@@ -70,6 +70,9 @@ type conn struct {
 	// schemaPending: DDL ran inside the current transaction; the catalog is
 	// read again when it ends.
 	schemaPending bool
+	// implicitCommit: DDL committed the current transaction (MySQL); its
+	// later writes commit as they return.
+	implicitCommit bool
 }
 
 // maxConnPlans bounds the per-connection plan cache; it is emptied when full.
@@ -341,7 +344,7 @@ func (cn *conn) after(ctx context.Context, p *plan) {
 		if write {
 			cn.tx.itx.Add(p.writeTags, p.writeAll)
 		}
-		if p.stmt.Kind == sqlparse.KindTx || p.stmt.Kind == sqlparse.KindUnknown {
+		if p.stmt.Kind == sqlparse.KindTx || p.stmt.Kind == sqlparse.KindUnknown || cn.implicitCommit {
 			// COMMIT or ROLLBACK TO typed inside a transaction may have made
 			// writes visible already.
 			cn.tx.flush(ctx)
