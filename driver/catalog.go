@@ -101,6 +101,9 @@ type facts struct {
 	// triggers: a table and what its triggers' bodies write.
 	triggers map[string]*body
 	funcs    map[string]funcClass
+	// funcBodies: what the bodies of stable user functions read (they
+	// cannot write, but their result depends on those tables).
+	funcBodies map[string]*body
 	// allFuncs: every function callable is in funcs (PostgreSQL, SQLite), so
 	// a name missing from it is unknown rather than built in.
 	allFuncs bool
@@ -113,7 +116,8 @@ type viewFunc struct {
 }
 
 func newFacts() *facts {
-	return &facts{views: map[string][]string{}, opaqueViews: map[string]string{}, triggers: map[string]*body{}, funcs: map[string]funcClass{}}
+	return &facts{views: map[string][]string{}, opaqueViews: map[string]string{}, triggers: map[string]*body{},
+		funcs: map[string]funcClass{}, funcBodies: map[string]*body{}}
 }
 
 // catalogQuery is baseQuery with the error saying what was being read.
@@ -125,9 +129,10 @@ func catalogQuery(ctx context.Context, bc driver.Conn, what, q string) ([][]stri
 	return rows, nil
 }
 
-// body is what a trigger or routine body was found to write.
+// body is what a trigger or routine body was found to write (or read).
 type body struct {
 	writes []string
+	reads  []string
 	funcs  []string
 	opaque string // why the body cannot be read, or ""
 }
@@ -155,7 +160,11 @@ type catalog struct {
 	// for parsers that do not list the functions a statement calls; nil
 	// when there is none.
 	volatileCall *regexp.Regexp
-	rls          map[string]bool
+	// funcReads: stable user function -> tags of the tables its body reads.
+	funcReads map[string][]string
+	// funcOpaque: stable user functions whose reads cannot be known.
+	funcOpaque map[string]string
+	rls        map[string]bool
 }
 
 // failedCatalog is used while the schema cannot be read.
@@ -164,7 +173,8 @@ var failedCatalog = &catalog{failed: true}
 // build resolves facts and declared dependencies into a catalog.
 func build(f *facts, deps map[string][]string) *catalog {
 	c := &catalog{writes: map[string][]string{}, writeAll: map[string]string{}, reads: map[string][]string{},
-		noCache: map[string]string{}, volatile: map[string]string{}, funcs: f.funcs, allFuncs: f.allFuncs, rls: map[string]bool{}}
+		noCache: map[string]string{}, volatile: map[string]string{}, funcs: f.funcs, allFuncs: f.allFuncs, rls: map[string]bool{},
+		funcReads: map[string][]string{}, funcOpaque: map[string]string{}}
 	if c.funcs == nil {
 		c.funcs = map[string]funcClass{}
 	}
@@ -187,9 +197,27 @@ func build(f *facts, deps map[string][]string) *catalog {
 		c.noCache[TableTag(v)] = why
 		c.writeAll[TableTag(v)] = why
 	}
+	for fn, b := range f.funcBodies {
+		why := b.opaque
+		for _, g := range b.funcs {
+			if cl := c.funcs[baseName(g)]; cl != funcBuiltin && (cl != 0 || c.allFuncs) {
+				why = "function " + fn + " calls user function " + g
+			}
+		}
+		if why != "" {
+			c.funcOpaque[fn] = why
+			continue
+		}
+		c.funcReads[fn] = union(nil, tagsOfNames(b.reads))
+	}
+	viewFuncReads := map[string][]string{}
 	for _, vf := range f.viewFuncs {
 		for _, fn := range vf.funcs {
 			switch cl := c.funcs[baseName(fn)]; {
+			case cl == funcStable && c.funcOpaque[baseName(fn)] != "":
+				c.noCache[TableTag(vf.view)] = "view " + vf.view + ": " + c.funcOpaque[baseName(fn)]
+			case cl == funcStable:
+				viewFuncReads[TableTag(vf.view)] = append(viewFuncReads[TableTag(vf.view)], c.funcReads[baseName(fn)]...)
 			case cl == funcVolatile:
 				c.volatile[TableTag(vf.view)] = "view " + vf.view + " calls volatile function " + fn + ", which may write"
 			case cl == 0 && c.allFuncs:
@@ -249,6 +277,9 @@ func build(f *facts, deps map[string][]string) *catalog {
 			vg[TableTag(v)] = append(vg[TableTag(v)], TableTag(b))
 		}
 	}
+	for v, tags := range viewFuncReads {
+		vg[v] = append(vg[v], tags...)
+	}
 	for v := range vg {
 		c.reads[v] = closure(vg, v)
 		for _, t := range c.reads[v] {
@@ -295,6 +326,22 @@ func (c *catalog) apply(p *plan, query string) {
 		}
 		return
 	}
+	for _, fn := range p.stmt.Functions {
+		fn = baseName(fn)
+		switch cl := c.funcs[fn]; {
+		case cl == funcVolatile:
+			p.mayWriteAll("calls volatile function " + fn + ", which may write")
+		case cl == funcStable && c.funcOpaque[fn] != "":
+			if p.stmt.Cacheable {
+				p.stmt.Cacheable, p.stmt.Reason = false, c.funcOpaque[fn]
+			}
+		case cl == funcStable:
+			// Its result depends on the tables it reads.
+			p.readTags = union(p.readTags, c.funcReads[fn])
+		case cl == 0 && c.allFuncs && p.stmt.Cacheable:
+			p.stmt.Cacheable, p.stmt.Reason = false, "calls unknown function "+fn
+		}
+	}
 	for _, t := range p.readTags {
 		if why, ok := c.noCache[t]; ok && p.stmt.Cacheable {
 			p.stmt.Cacheable, p.stmt.Reason = false, why
@@ -310,15 +357,6 @@ func (c *catalog) apply(p *plan, query string) {
 		}
 		if why, ok := c.volatile[t]; ok {
 			p.mayWriteAll(why)
-		}
-	}
-	for _, fn := range p.stmt.Functions {
-		fn = baseName(fn)
-		switch cl := c.funcs[fn]; {
-		case cl == funcVolatile:
-			p.mayWriteAll("calls volatile function " + fn + ", which may write")
-		case cl == 0 && c.allFuncs && p.stmt.Cacheable:
-			p.stmt.Cacheable, p.stmt.Reason = false, "calls unknown function "+fn
 		}
 	}
 	if c.volatileCall != nil && !p.writeAll {
@@ -354,6 +392,29 @@ func baseName(fn string) string {
 		return fn[i+1:]
 	}
 	return fn
+}
+
+// union returns tags plus the elements of more it lacks; tags itself (never
+// modified) when there are none.
+func union(tags, more []string) []string {
+	out := tags
+	for _, t := range more {
+		if !slices.Contains(out, t) {
+			if len(out) == len(tags) {
+				out = slices.Clip(slices.Clone(tags))
+			}
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func tagsOfNames(names []string) []string {
+	tags := make([]string, len(names))
+	for i, n := range names {
+		tags[i] = TableTag(n)
+	}
+	return tags
 }
 
 // expand returns tags plus everything m maps them to, without duplicates; tags
@@ -540,6 +601,47 @@ var (
 	bodyOpaque   = regexp.MustCompile(`(?i)\b(execute|perform|call|copy|do|prepare)\b`)
 	bodyWriteKey = regexp.MustCompile(`(?i)\b(insert|update|delete|merge|replace|truncate|with)\b`)
 )
+
+var bodyReadKey = regexp.MustCompile(`(?i)\b(select|with|values|table)\b`)
+
+// readFunctionBody finds what the body of a stable function (language sql
+// or plpgsql) reads; any other language, or a statement the parser does not
+// understand, makes it opaque.
+func readFunctionBody(parser sqlparse.Parser, lang, src string) *body {
+	b := &body{}
+	var chunks []string
+	switch lang {
+	case "sql":
+		chunks = []string{src}
+	case "plpgsql":
+		src = bodyComment.ReplaceAllString(src, " ")
+		src = bodyLiteral.ReplaceAllString(src, "''")
+		if m := bodyOpaque.FindString(src); m != "" {
+			b.opaque = "function body uses " + strings.ToUpper(m)
+			return b
+		}
+		for _, chunk := range strings.Split(src, ";") {
+			if loc := bodyReadKey.FindStringIndex(chunk); loc != nil {
+				chunks = append(chunks, chunk[loc[0]:])
+			}
+		}
+	default:
+		b.opaque = "function in language " + lang
+		return b
+	}
+	for _, c := range chunks {
+		st := parser.Parse(c)
+		if !st.Parsed || st.AllTables || st.Kind == sqlparse.KindUnknown {
+			b.opaque = "function statement not understood: " + strings.TrimSpace(c)
+			return b
+		}
+		for _, t := range st.Reads {
+			b.reads = append(b.reads, t.Name)
+		}
+		b.funcs = append(b.funcs, st.Functions...)
+	}
+	return b
+}
 
 // readBody finds what a trigger or routine body written in SQL (or
 // PL/pgSQL, or a MySQL compound statement) writes: every statement that

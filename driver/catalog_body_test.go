@@ -124,3 +124,30 @@ func TestCatalogBuildAndApply(t *testing.T) {
 		t.Error("without a catalog a write must invalidate everything")
 	}
 }
+
+func TestReadFunctionBody(t *testing.T) {
+	parser := postgres.New()
+	for _, tc := range []struct {
+		name, lang, src string
+		reads           []string
+		opaque          bool
+	}{
+		{"sql", "sql", `SELECT total FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1`, []string{"orders", "users"}, false},
+		{"plpgsql select into", "plpgsql", `DECLARE n int; BEGIN SELECT count(*) INTO n FROM orders; RETURN n; END`, []string{"orders"}, false},
+		{"plpgsql return query", "plpgsql", `BEGIN RETURN QUERY SELECT id FROM a UNION SELECT id FROM b; END`, []string{"a", "b"}, false},
+		{"plpgsql no tables", "plpgsql", `BEGIN RETURN $1 * 2; END`, nil, false},
+		{"dynamic", "plpgsql", `BEGIN RETURN QUERY EXECUTE 'SELECT 1'; END`, nil, true},
+		{"subquery expression", "plpgsql", `BEGIN RETURN (SELECT max(id) FROM a); END`, nil, true},
+		{"other language", "plpython3u", `return 1`, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := readFunctionBody(parser, tc.lang, tc.src)
+			if (b.opaque != "") != tc.opaque {
+				t.Fatalf("opaque = %q, want opaque=%v", b.opaque, tc.opaque)
+			}
+			if !tc.opaque && !reflect.DeepEqual(b.reads, tc.reads) {
+				t.Fatalf("reads = %v, want %v", b.reads, tc.reads)
+			}
+		})
+	}
+}

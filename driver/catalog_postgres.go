@@ -46,8 +46,10 @@ JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_
 WHERE NOT g.tgisinternal`
 
 	// Every function: built in (system schemas) or the user's, with volatility.
-	pgFuncQuery = `SELECT DISTINCT p.proname, n.nspname IN ('pg_catalog', 'information_schema'), p.provolatile::text
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace`
+	pgFuncQuery = `SELECT p.proname, n.nspname IN ('pg_catalog', 'information_schema') AS builtin, p.provolatile::text,
+ CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '' ELSE l.lanname END,
+ CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '' ELSE p.prosrc END
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang`
 
 	// Tables under row-level security.
 	pgRLSQuery = `SELECT c.relname FROM pg_class c WHERE c.relrowsecurity`
@@ -67,6 +69,10 @@ func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) 
 			cl = funcStable
 			if r[2] == "v" {
 				cl = funcVolatile
+			} else {
+				// Stable functions read tables (immutable ones should not,
+				// but nothing enforces it).
+				f.funcBodies[r[0]] = mergeReads(f.funcBodies[r[0]], readFunctionBody(parser, r[3], r[4]))
 			}
 		}
 		// A name shared by several functions takes the most dangerous class.
@@ -92,7 +98,7 @@ func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) 
 		switch {
 		case isFunc && vol == "v" && (ns == "pg_catalog" || ns == "information_schema"):
 			f.opaqueViews[view] = "view " + view + " calls volatile function " + dep
-		case isFunc && vol == "v":
+		case isFunc && ns != "pg_catalog" && ns != "information_schema":
 			f.viewFuncs = append(f.viewFuncs, viewFunc{view, []string{dep}})
 		case isFunc:
 		case ns == "pg_catalog" || ns == "information_schema":
@@ -131,6 +137,16 @@ func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) 
 		f.rls = append(f.rls, r[0])
 	}
 	return f, nil
+}
+
+// mergeReads combines what overloads of one function name read.
+func mergeReads(a, b *body) *body {
+	if a == nil {
+		return b
+	}
+	m := mergeBody(a, b)
+	m.reads = append(append([]string(nil), a.reads...), b.reads...)
+	return m
 }
 
 // mergeBody combines what several triggers of one table write.
