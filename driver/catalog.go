@@ -602,6 +602,18 @@ var (
 	bodyWriteKey = regexp.MustCompile(`(?i)\b(insert|update|delete|merge|replace|truncate|with)\b`)
 )
 
+// bodyStatements drops comments and the contents of string literals from a
+// routine body and splits it at ';'; why names the keyword that makes the
+// body unreadable (dynamic SQL, calls), or is "".
+func bodyStatements(text string) (parts []string, why string) {
+	text = bodyComment.ReplaceAllString(text, " ")
+	text = bodyLiteral.ReplaceAllString(text, "''")
+	if m := bodyOpaque.FindString(text); m != "" {
+		return nil, strings.ToUpper(m)
+	}
+	return strings.Split(text, ";"), ""
+}
+
 var bodyReadKey = regexp.MustCompile(`(?i)\b(select|with|values|table)\b`)
 
 // readFunctionBody finds what the body of a stable function (language sql
@@ -614,13 +626,12 @@ func readFunctionBody(parser sqlparse.Parser, lang, src string) *body {
 	case "sql":
 		chunks = []string{src}
 	case "plpgsql":
-		src = bodyComment.ReplaceAllString(src, " ")
-		src = bodyLiteral.ReplaceAllString(src, "''")
-		if m := bodyOpaque.FindString(src); m != "" {
-			b.opaque = "function body uses " + strings.ToUpper(m)
+		parts, why := bodyStatements(src)
+		if why != "" {
+			b.opaque = "function body uses " + why
 			return b
 		}
-		for _, chunk := range strings.Split(src, ";") {
+		for _, chunk := range parts {
 			if loc := bodyReadKey.FindStringIndex(chunk); loc != nil {
 				chunks = append(chunks, chunk[loc[0]:])
 			}
@@ -650,13 +661,12 @@ func readFunctionBody(parser sqlparse.Parser, lang, src string) *body {
 // does not understand) makes the body opaque.
 func readBody(parser sqlparse.Parser, text string) *body {
 	b := &body{}
-	text = bodyComment.ReplaceAllString(text, " ")
-	text = bodyLiteral.ReplaceAllString(text, "''")
-	if m := bodyOpaque.FindString(text); m != "" {
-		b.opaque = "trigger body uses " + strings.ToUpper(m)
+	parts, why := bodyStatements(text)
+	if why != "" {
+		b.opaque = "trigger body uses " + why
 		return b
 	}
-	for _, chunk := range strings.Split(text, ";") {
+	for _, chunk := range parts {
 		loc := bodyWriteKey.FindStringIndex(chunk)
 		if loc == nil {
 			continue
