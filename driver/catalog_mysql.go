@@ -16,8 +16,7 @@ const (
 	myFKQuery = `SELECT REFERENCED_TABLE_NAME, TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS
 WHERE CONSTRAINT_SCHEMA ` + myUserDB + ` AND (DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') OR UPDATE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT'))`
 
-	// VIEW_TABLE_USAGE exists in MySQL 8.0.13+; MariaDB lacks it, and then
-	// the definitions are parsed.
+	// VIEW_TABLE_USAGE exists in MySQL 8.0.13+, not in MariaDB.
 	myViewUsageQuery = `SELECT VIEW_NAME, TABLE_NAME FROM information_schema.VIEW_TABLE_USAGE WHERE VIEW_SCHEMA ` + myUserDB
 	myViewDefQuery   = `SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA ` + myUserDB
 
@@ -45,16 +44,18 @@ func mysqlFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*f
 	for _, r := range rows {
 		f.edges = append(f.edges, [2]string{r[0], r[1]})
 	}
+	// Definitions are parsed everywhere (functions, non-deterministic
+	// calls); VIEW_TABLE_USAGE, where it exists, adds the tables the server
+	// itself resolved.
+	if rows, err = q("view definitions", myViewDefQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		viewFromDefinition(f, parser, r[0], r[1])
+	}
 	if rows, err = q("views", myViewUsageQuery); err == nil {
 		for _, r := range rows {
 			f.views[r[0]] = append(f.views[r[0]], r[1])
-		}
-	} else {
-		if rows, err = q("view definitions", myViewDefQuery); err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			viewFromDefinition(f, parser, r[0], r[1])
 		}
 	}
 	if rows, err = q("triggers", myTriggerQuery); err != nil {

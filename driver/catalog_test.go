@@ -351,3 +351,20 @@ func TestCatalogSQLiteRegisteredFunctions(t *testing.T) {
 	e.want("deterministic function", e.str(e.db, q), "20")
 	e.hit(func() { e.str(e.db, q) })
 }
+
+func TestCatalogMySQLViewCallingStoredFunction(t *testing.T) {
+	b := backends[3]
+	e := b.open(t)
+	e.rawExec(`CREATE FUNCTION bump() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO audit (note) VALUES ('bump'); RETURN 1; END`)
+	e.rawExec(`CREATE VIEW bumped AS SELECT id, bump() AS b FROM users`)
+	e = b.openDSN(t, e.dsn, false)
+	e.cachedCount("audit", "0")
+	q := `SELECT CAST(b AS CHAR(3)) FROM bumped WHERE id = 1`
+	for i := range 2 {
+		e.miss(func() { e.str(e.db, q) })
+		var n int
+		if err := e.db.QueryRow(`SELECT count(*) FROM audit`).Scan(&n); err != nil || n < i+1 {
+			t.Fatalf("audit after reading the view %d times: %d %v", i+1, n, err)
+		}
+	}
+}
