@@ -73,11 +73,16 @@ func (p *Parser) Parse(sql string) (st sqlparse.Statement) {
 	}()
 	tp := p.pool.Get().(*parser.Parser)
 	stmts, _, err := tp.Parse(sql, "", "")
-	p.pool.Put(tp) // after a panic the parser is not returned: its state is unknown
 	if err != nil {
+		p.pool.Put(tp)
 		return sqlparse.Scan(sql)
 	}
-	return Summarize(stmts, p.o)
+	// The AST shares memory the parser reuses on its next Parse: summarise
+	// before the parser goes back to the pool. After a panic it is not
+	// returned at all: its state is unknown.
+	st = Summarize(stmts, p.o)
+	p.pool.Put(tp)
+	return st
 }
 
 // Summarize walks parsed statements into one Statement.
