@@ -7,7 +7,7 @@ export PATH := $(PATH):/usr/local/go/bin
 .PHONY: test vet fmt-check demo
 
 ## test: vet, then every test once with the race detector
-test: vet
+test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 ## vet: go vet on every package
