@@ -235,14 +235,9 @@ func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.Nam
 		if cn.ec != nil {
 			return cn.ec.ExecContext(ctx, query, args)
 		}
-		dargs, err := namedValueToValue(args)
+		dargs, err := legacyArgs(ctx, args)
 		if err != nil {
 			return nil, err
-		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 		return cn.e.Exec(query, dargs)
 	})
@@ -256,17 +251,28 @@ func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.Na
 		if cn.qc != nil {
 			return cn.qc.QueryContext(ctx, query, args)
 		}
-		dargs, err := namedValueToValue(args)
+		dargs, err := legacyArgs(ctx, args)
 		if err != nil {
 			return nil, err
 		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
 		return cn.q.Query(query, dargs)
 	})
+}
+
+// legacyArgs prepares a call of a legacy (context-less) base method as
+// database/sql does: named parameters are refused, and a context already
+// done is reported instead of calling.
+func legacyArgs(ctx context.Context, args []driver.NamedValue) ([]driver.Value, error) {
+	dargs, err := namedValueToValue(args)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	default:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return dargs, nil
 }
 
 func namedValueToValue(named []driver.NamedValue) ([]driver.Value, error) {

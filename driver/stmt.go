@@ -71,14 +71,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		if sc, ok := s.base.(driver.StmtExecContext); ok {
 			return sc.ExecContext(ctx, args)
 		}
-		dargs, err := namedValueToValue(args)
+		dargs, err := legacyArgs(ctx, args)
 		if err != nil {
 			return nil, err
-		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 		return s.base.Exec(dargs) //nolint:staticcheck
 	})
@@ -89,14 +84,9 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		if sc, ok := s.base.(driver.StmtQueryContext); ok {
 			return sc.QueryContext(ctx, args)
 		}
-		dargs, err := namedValueToValue(args)
+		dargs, err := legacyArgs(ctx, args)
 		if err != nil {
 			return nil, err
-		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 		return s.base.Query(dargs) //nolint:staticcheck
 	})
