@@ -160,3 +160,24 @@ func BenchmarkUsage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInvalidateL1 is InvalidateTags of one tag by a store with an L1,
+// alone and with other L1 stores (each its own subscription, as separate
+// processes would have) that must acknowledge it.
+func BenchmarkInvalidateL1(b *testing.B) {
+	addr := testenv.Redis(b)
+	for _, others := range []int{0, 1, 3} {
+		b.Run("others="+strconv.Itoa(others), func(b *testing.B) {
+			s := newL1Store(b, addr, Options{Timeout: time.Second})
+			for range others {
+				newL1Store(b, addr, Options{Namespace: s.opt.Namespace, Timeout: time.Second})
+			}
+			ctx := context.Background()
+			for b.Loop() {
+				if err := s.InvalidateTags(ctx, "t"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

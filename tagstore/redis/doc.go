@@ -4,7 +4,7 @@
 //
 // Layout. Tag versions are random 64-bit tokens written by clients, so a
 // version never comes back to an earlier value and a lost version key is a
-// miss. All version keys of a namespace share one hash slot
+// miss; invalidating a tag deletes its version. All version keys of a namespace share one hash slot
 // ("{yoked:<ns>}:v:<tag>"), so one script reads or bumps any number of them;
 // entries ("yoked:<ns>:e:k:<key>", or ":e:h:<sha256>" for long keys) spread
 // over the cluster. An entry holds the tags and versions it was stored under
@@ -13,13 +13,13 @@
 // Costs. A Lookup is one round trip, hit or miss: a pipeline of GET entry and
 // one script on the version slot that returns the current versions and
 // creates missing ones. InvalidateTags is one script on the version slot,
-// O(1) in the number of entries. Only InvalidatePattern and Flush walk the
+// O(1) in the number of entries (plus, with L1s, the wait described below). Only InvalidatePattern and Flush walk the
 // namespace (SCAN and UNLINK in batches, never KEYS or FLUSHDB).
 //
 // Restarts. Every new connection marks the namespace "unchecked"; before the
 // next operation is trusted, a script compares the version node's run_id to
 // the one recorded in the namespace and, when Redis restarted (possibly from
-// an old snapshot), bumps the namespace version (tagstore.AllTag), so that
+// an old snapshot), deletes the namespace version (tagstore.AllTag), so that
 // nothing stored before the restart is served.
 //
 // Faults. Reads carry a short timeout; errors are returned (the caller then
@@ -35,12 +35,37 @@
 // round trip; SharedStats reads the sums of every process back.
 //
 // L1. With Options.L1, an in-process store answers hot hits without a round
-// trip. Invalidations are published on a namespace channel by the same
-// script that bumps the versions; every subscribed process bumps the tags in
-// its L1. A process whose subscription drops stops using its L1 and
-// invalidates it, and uses it again only after resubscribing. In the process
-// that invalidates, InvalidateTags keeps its guarantee exactly; other
-// processes stop serving the old L1 entries when the message reaches them
-// (typically well under a millisecond later), and L1 entries expire after
-// Options.L1TTL in any case.
+// trip, with the same guarantee across processes as without it: once
+// InvalidateTags returns, no Lookup that starts afterwards in any process
+// answers from an older entry. Invalidations are published on a namespace
+// channel by the same script that deletes the versions; it returns how many
+// subscribers N received the message, which carries the writer's id and a
+// sequence number. Every subscribed process drops the tags from its L1 and
+// then acknowledges on the writer's ack channel. InvalidateTags returns when
+// N acknowledgements have arrived, or when Options.L1Fence (δ, default
+// 50ms) has passed since the script replied, whichever comes first. For the
+// second case every L1 process pings its subscription every δ/4 and
+// answers from L1 at time r only if a ping sent after r-δ has had its pong
+// handled. Pongs come in order after earlier messages, so if the writer
+// returned at w+δ or later (w: the script's reply, after the publish) and a
+// read starts at r > w+δ, the ping was sent after the publish and the
+// message was applied before its pong. Each process measures only its own
+// monotonic clock. A process that subscribes after the publish empties its
+// L1 on the subscription's confirmation; one whose subscription drops (or
+// goes without a pong for Options.L1Heartbeat) stops using its L1,
+// empties it and uses it again only after resubscribing. L1 entries also
+// expire after Options.L1TTL.
+//
+// The cost: an invalidation seen by other L1 processes takes one more round
+// trip (their acknowledgement); one that reaches a subscriber that does not
+// acknowledge (a slow or stuck process, a foreign SUBSCRIBE on the channel,
+// a writer whose own subscription is not up, a Store without an L1 while
+// others have one) takes δ. In a Cluster or Ring, PUBLISH counts the
+// receivers of one node only, so every invalidation takes δ there. L1
+// stops answering in a process whose subscription falls δ behind.
+//
+// Memory. Invalidation needs no memory: the script deletes the versions
+// (the next Stamp creates fresh random ones) and publishes, so it runs even
+// while Redis refuses writes for maxmemory; readers then fail to create the
+// missing versions and fail open.
 package redisstore

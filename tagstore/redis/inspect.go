@@ -59,8 +59,9 @@ type KeyInfo struct {
 }
 
 // TagVersion is one tag of an entry. Versions are opaque tokens; Current is
-// 0 when the tag has no version now (flushed, evicted), which makes every
-// entry stored under it invalid.
+// 0 when the tag has no version now (invalidated, flushed, evicted: an
+// invalidation deletes the version), which makes every entry stored under it
+// invalid.
 type TagVersion struct {
 	Tag     string `json:"tag"`
 	Stored  uint64 `json:"stored"`
@@ -297,9 +298,9 @@ func (s *Store) describe(ctx context.Context, c redis.Cmdable, ekeys []string) (
 			switch {
 			case in.Reason != "":
 			case cur == 0:
-				in.Reason = fmt.Sprintf("tag %q has no version (flushed or evicted)", t)
+				in.Reason = fmt.Sprintf("tag %q has no version (invalidated, flushed or evicted)", t)
 			case cur != e.versions[j]:
-				in.Reason = fmt.Sprintf("tag %q was invalidated", t)
+				in.Reason = fmt.Sprintf("tag %q was invalidated", t) // and used again since
 			}
 		}
 		in.Valid = in.Reason == ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -51,11 +52,14 @@ func parseMessage(m string) (tags []string, all bool) {
 // near is the L1: an in-process store used only while this process is
 // subscribed to the namespace's invalidations.
 //
-// Coherence rests on two rules. (1) An entry is copied into L1 under an L1
+// Coherence rests on three rules. (1) An entry is copied into L1 under an L1
 // stamp taken before the Redis read that validated it, so an invalidation
 // applied to L1 in between makes the copy unservable. (2) While the
 // subscription is down L1 is not used at all; losing it and regaining it
 // both invalidate all of L1, so messages missed in between cannot matter.
+// (3) The fence: L1 answers at time r only if a ping sent on the
+// subscription after r-L1Fence has had its pong handled, so every message
+// published before that ping has been applied (see the package comment).
 type near struct {
 	s       *Store
 	l1      tagstore.Store
@@ -65,6 +69,14 @@ type near struct {
 	ps      atomic.Pointer[redis.PubSub] // the current subscription, closed to stop run
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	epoch time.Time    // origin of the monotonic clock below
+	fence atomic.Int64 // send time (since epoch) of the last ping whose pong was handled
+	acker acker
+
+	// beforeMessage, if set, runs before each invalidation message is
+	// applied (tests use it to hold the receive loop back).
+	beforeMessage atomic.Pointer[func()]
 }
 
 // l1Ticket is what a Lookup that missed L1 needs to fill it afterwards.
@@ -76,13 +88,24 @@ type l1Ticket struct {
 
 func startNear(s *Store, l1 tagstore.Store) *near {
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &near{s: s, l1: l1, cancel: cancel, done: make(chan struct{})}
+	n := &near{s: s, l1: l1, cancel: cancel, done: make(chan struct{}), epoch: time.Now()}
+	n.acker = acker{s: s, queue: make(chan ackItem, 1024)}
+	n.resetFence()
 	go n.run(ctx)
+	go n.acker.run(ctx)
 	return n
 }
 
+// now is the time since n.epoch, on the monotonic clock.
+func (n *near) now() int64 { return int64(time.Since(n.epoch)) }
+
+// fenced reports whether the last handled pong is too old for L1 to answer.
+func (n *near) fenced() bool { return n.now()-n.fence.Load() >= int64(n.s.opt.L1Fence) }
+
+func (n *near) resetFence() { n.fence.Store(-int64(n.s.opt.L1Fence)) }
+
 func (n *near) lookup(ctx context.Context, key string, tags []string) (any, bool, l1Ticket) {
-	if !n.enabled.Load() {
+	if !n.enabled.Load() || n.fenced() {
 		return nil, false, l1Ticket{}
 	}
 	gen := n.gen.Load()
@@ -134,6 +157,8 @@ func (n *near) down(reason error) {
 		n.drops.Add(1)
 		n.s.opt.Logger.Warn("redisstore: invalidation subscription lost; L1 off", "namespace", n.s.opt.Namespace, "err", reason)
 	}
+	n.s.acks.ready.Store(false)
+	n.resetFence()
 	n.gen.Add(1)
 	n.invalidateAll()
 	_ = n.l1.Flush(context.Background())
@@ -148,59 +173,88 @@ func (n *near) up() {
 	}
 }
 
+// run receives invalidations, pongs and acknowledgements on one
+// connection, pinging it every L1Fence/4. A subscription without a pong for
+// L1Heartbeat is given up and made again.
 func (n *near) run(ctx context.Context) {
 	defer close(n.done)
-	hb := n.s.opt.L1Heartbeat
+	every := max(n.s.opt.L1Fence/4, time.Millisecond)
 	ps := n.subscribe(ctx)
 	defer func() { _ = n.ps.Load().Close() }()
-	pinged := false
+	var pinged, ponged time.Time // local, monotonic
+	ponged = time.Now()
 	for ctx.Err() == nil {
-		msg, err := ps.ReceiveTimeout(ctx, hb)
+		if time.Since(pinged) >= every {
+			if ps.Ping(ctx, strconv.FormatInt(n.now(), 10)) == nil {
+				pinged = time.Now()
+			}
+		}
+		msg, err := ps.ReceiveTimeout(ctx, every)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) && ne.Timeout() && n.enabled.Load() {
-				if !pinged {
-					pinged = true
-					if ps.Ping(ctx) == nil {
-						continue
-					}
+			if errors.As(err, &ne) && ne.Timeout() {
+				if n.enabled.Load() && time.Since(ponged) > n.s.opt.L1Heartbeat {
+					// Silent for a heartbeat: start over on a new connection.
+					n.down(err)
+					_ = ps.Close()
+					ps = n.subscribe(ctx)
+					ponged = time.Now()
 				}
-				// Silent for two heartbeats: start over on a new connection.
-				n.down(err)
-				_ = ps.Close()
-				ps = n.subscribe(ctx)
-				pinged = false
 				continue
 			}
 			n.down(err)
-			pinged = false
 			select {
 			case <-ctx.Done():
-			case <-time.After(min(hb, 100*time.Millisecond)):
+			case <-time.After(min(n.s.opt.L1Heartbeat, 100*time.Millisecond)):
 			}
+			pinged = time.Time{}
+			ponged = time.Now()
 			continue
 		}
-		pinged = false
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == n.s.channel {
 				n.up()
+				pinged = time.Time{} // the fence starts from this connection
+			}
+			if m.Kind == "subscribe" && m.Channel == n.s.ackChannel() {
+				n.s.acks.ready.Store(true)
+			}
+		case *redis.Pong:
+			ponged = time.Now()
+			if sent, err := strconv.ParseInt(m.Payload, 10, 64); err == nil && sent > n.fence.Load() {
+				n.fence.Store(sent)
 			}
 		case *redis.Message:
-			if tags, all := parseMessage(m.Payload); all {
+			if m.Channel != n.s.channel {
+				n.s.acks.received(m.Payload)
+				continue
+			}
+			if f := n.beforeMessage.Load(); f != nil {
+				(*f)()
+			}
+			writer, seq, inner, acked := splitAcked(m.Payload)
+			if tags, all := parseMessage(inner); all {
 				n.invalidateAll()
 			} else {
 				n.invalidateTags(tags)
+			}
+			switch {
+			case !acked:
+			case writer == n.s.acks.writer:
+				n.s.acks.received(seq) // our own message: no round trip
+			default:
+				n.acker.enqueue(writer, seq)
 			}
 		}
 	}
 }
 
 func (n *near) subscribe(ctx context.Context) *redis.PubSub {
-	ps := n.s.c.Subscribe(ctx, n.s.channel)
+	ps := n.s.c.Subscribe(ctx, n.s.channel, n.s.ackChannel())
 	n.ps.Store(ps)
 	if ctx.Err() != nil { // close ran before the Store
 		_ = ps.Close()

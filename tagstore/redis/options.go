@@ -47,10 +47,14 @@ type Options struct {
 	L1 tagstore.Store
 	// L1TTL bounds the life of an L1 entry (default 2s).
 	L1TTL time.Duration
-	// L1Heartbeat is how long the subscription may stay silent before it is
-	// pinged; a ping unanswered for another L1Heartbeat counts as a lost
-	// subscription (default 1s).
+	// L1Heartbeat is how long the subscription may go without a pong before
+	// it counts as lost and is made again (default 1s).
 	L1Heartbeat time.Duration
+	// L1Fence bounds how long an invalidation waits for other processes'
+	// L1s to acknowledge it, and how old the last answered ping of this
+	// process's subscription may be for its L1 to answer (default 50ms; the
+	// subscription is pinged every L1Fence/4). See the package comment.
+	L1Fence time.Duration
 
 	// StatsInterval is how often the Store adds its counters to the
 	// namespace's shared counters in Redis (see SharedStats; default 1s).
@@ -94,6 +98,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.L1Heartbeat <= 0 {
 		o.L1Heartbeat = time.Second
+	}
+	if o.L1Fence <= 0 {
+		o.L1Fence = 50 * time.Millisecond
 	}
 	if o.StatsInterval == 0 {
 		o.StatsInterval = time.Second

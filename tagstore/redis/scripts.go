@@ -18,20 +18,21 @@ for i, k in ipairs(KEYS) do
 end
 return r`)
 
-// bumpScript sets KEYS to the fresh tokens in ARGV and, in the same atomic
-// step, publishes ARGV[#KEYS+2] on channel ARGV[#KEYS+1].
+// bumpScript deletes the versions KEYS (the next Stamp creates fresh random
+// ones, so a deleted version is a new version for every reader) and, in the
+// same atomic step, publishes ARGV[2] on channel ARGV[1]. It returns the
+// number of subscribers that received the message. DEL and PUBLISH need no
+// memory, so the script runs even when Redis refuses writes for maxmemory.
 var bumpScript = redis.NewScript(`
-local n = #KEYS
-for i = 1, n do
-  redis.call('SET', KEYS[i], ARGV[i])
+for _, k in ipairs(KEYS) do
+  redis.call('DEL', k)
 end
-redis.call('PUBLISH', ARGV[n+1], ARGV[n+2])
-return n`)
+return redis.call('PUBLISH', ARGV[1], ARGV[2])`)
 
 // epochScript compares this server's run_id with the one recorded in
 // KEYS[1]; when they differ (Redis restarted, maybe from an old snapshot) it
-// gives the namespace version KEYS[2] the fresh token ARGV[1], records the
-// run_id, publishes ARGV[3] on ARGV[2] and returns 1.
+// deletes the namespace version KEYS[2] (a fresh one is created by the next
+// Stamp), records the run_id, publishes ARGV[2] on ARGV[1] and returns 1.
 var epochScript = redis.NewScript(`
 local id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 if not id then
@@ -40,7 +41,7 @@ end
 if redis.call('GET', KEYS[1]) == id then
   return 0
 end
-redis.call('SET', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 redis.call('SET', KEYS[1], id)
-redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`)

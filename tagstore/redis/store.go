@@ -34,6 +34,11 @@ type Store struct {
 	allKey   string
 	epochKey string
 	channel  string
+	ackPre   string // "yoked:<ns>:ack:", followed by a writer id
+
+	acks *acks
+	// countsReceivers: PUBLISH's reply counts every subscriber (one node).
+	countsReceivers bool
 
 	br breaker
 
@@ -50,7 +55,7 @@ type Store struct {
 	closed atomic.Bool
 
 	hits, misses, sets, deletes, invalidations, errs atomic.Uint64
-	l1hits, redos, restarts, corrupt                 atomic.Uint64
+	l1hits, redos, restarts, corrupt, fenceWaits     atomic.Uint64
 }
 
 // New returns a Store on client. It installs a dial hook on the client (to
@@ -74,6 +79,8 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		eprefix:  "yoked:" + ns + ":e:",
 		epochKey: "{yoked:" + ns + "}:epoch",
 		channel:  "yoked:" + ns + ":inval",
+		ackPre:   "yoked:" + ns + ":ack:",
+		acks:     newAcks(),
 		br:       breaker{threshold: opt.BreakerFailures, cooldown: opt.BreakerCooldown},
 	}
 	s.allKey = s.vprefix + tagstore.AllTag
@@ -89,6 +96,7 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		c.OnNewNode(func(n *redis.Client) { n.AddHook(hook) })
 	default:
 		client.AddHook(hook)
+		s.countsReceivers = true
 	}
 	if opt.L1 != nil {
 		s.near = startNear(s, opt.L1)
@@ -110,6 +118,9 @@ func (dialHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return n
 func (dialHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
+
+// ackChannel is where other processes acknowledge this Store's messages.
+func (s *Store) ackChannel() string { return s.ackPre + s.acks.writer }
 
 // Client returns the underlying client.
 func (s *Store) Client() redis.UniversalClient { return s.c }
@@ -138,12 +149,12 @@ func (s *Store) versionKeys(tags []string) []string {
 }
 
 // tokens returns n fresh random versions, as script arguments.
-func tokens(n int, extra ...any) []any {
-	args := make([]any, n, n+len(extra))
+func tokens(n int) []any {
+	args := make([]any, n)
 	for i := range n {
 		args[i] = formatVersion(newVersion())
 	}
-	return append(args, extra...)
+	return args
 }
 
 func newVersion() uint64 {
@@ -212,8 +223,7 @@ func (s *Store) checkEpoch(ctx context.Context) (uint64, error) {
 	if s.checked.Load() >= c0 {
 		return c0, nil
 	}
-	args := tokens(1, s.channel, allMessage)
-	bumped, err := epochScript.Run(ctx, s.c, []string{s.epochKey, s.allKey}, args...).Int()
+	bumped, err := epochScript.Run(ctx, s.c, []string{s.epochKey, s.allKey}, s.channel, allMessage).Int()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: checking the Redis run_id: %w", err)
 	}
@@ -454,7 +464,11 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 
 // InvalidateTags implements tagstore.Store: one script on the version slot,
 // which also publishes the tags to every process's L1. When it returns nil,
-// this process's L1 has dropped the tags too.
+// this process's L1 has dropped the tags too, and every other process's L1
+// has either acknowledged dropping them or cannot answer any more from
+// entries older than the invalidation (the fence, see the package comment);
+// when another L1 received the message but does not acknowledge it, this
+// takes Options.L1Fence.
 func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 	if s.closed.Load() {
 		return tagstore.ErrClosed
@@ -492,12 +506,15 @@ func (s *Store) bump(ctx context.Context, tags []string, msg string) (err error)
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
 	defer cancel()
-	err = bumpScript.Run(ctx, s.c, s.versionKeys(tags), tokens(len(tags), s.channel, msg)...).Err()
-	if err = s.end(parent, err); err != nil {
-		return fmt.Errorf("redisstore: invalidating %d tags: %w", len(tags), err)
-	}
-	s.invalidations.Add(uint64(len(tags)))
-	return nil
+	vkeys := s.versionKeys(tags)
+	return s.publishAcked(ctx, msg, func(payload string) (int64, error) {
+		n, err := bumpScript.Run(ctx, s.c, vkeys, s.channel, payload).Int64()
+		if err = s.end(parent, err); err != nil {
+			return 0, fmt.Errorf("redisstore: invalidating %d tags: %w", len(tags), err)
+		}
+		s.invalidations.Add(uint64(len(tags)))
+		return n, nil
+	})
 }
 
 // Stats implements tagstore.Store. Entries and Bytes are -1: counting them
@@ -519,12 +536,13 @@ func (s *Store) Stats() tagstore.Stats {
 type RedisStats struct {
 	tagstore.Stats
 	L1Hits       uint64       `json:"l1_hits"`
-	L1Enabled    bool         `json:"l1_enabled"` // L1 configured and subscribed
-	L1Drops      uint64       `json:"l1_drops"`   // subscriptions lost while L1 was on
-	Redos        uint64       `json:"redos"`      // lookups repeated after a reconnection
-	Restarts     uint64       `json:"restarts"`   // Redis lifetimes changes that invalidated the namespace
-	Corrupt      uint64       `json:"corrupt"`    // undecodable entries treated as misses
-	Breaker      BreakerState `json:"breaker"`    // current state
+	L1Enabled    bool         `json:"l1_enabled"`  // L1 configured, subscribed and within its fence
+	L1Drops      uint64       `json:"l1_drops"`    // subscriptions lost while L1 was on
+	Redos        uint64       `json:"redos"`       // lookups repeated after a reconnection
+	Restarts     uint64       `json:"restarts"`    // Redis lifetimes changes that invalidated the namespace
+	FenceWaits   uint64       `json:"fence_waits"` // invalidations that waited the whole L1Fence for acknowledgements
+	Corrupt      uint64       `json:"corrupt"`     // undecodable entries treated as misses
+	Breaker      BreakerState `json:"breaker"`     // current state
 	BreakerOpens uint64       `json:"breaker_opens"`
 
 	// StatsPushFailures counts failed pushes to the shared counters.
@@ -537,10 +555,11 @@ func (s *Store) RedisStats() RedisStats {
 	return RedisStats{
 		Stats:        s.Stats(),
 		L1Hits:       s.l1hits.Load(),
-		L1Enabled:    s.near != nil && s.near.enabled.Load(),
+		L1Enabled:    s.near != nil && s.near.enabled.Load() && !s.near.fenced(),
 		L1Drops:      s.l1drops(),
 		Redos:        s.redos.Load(),
 		Restarts:     s.restarts.Load(),
+		FenceWaits:   s.fenceWaits.Load(),
 		Corrupt:      s.corrupt.Load(),
 		Breaker:      state,
 		BreakerOpens: opens,

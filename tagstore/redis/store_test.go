@@ -59,6 +59,9 @@ func newL1Store(t testing.TB, addr string, opt Options) *Store {
 		t.Fatal(err)
 	}
 	opt.L1 = l1
+	if opt.L1Fence == 0 {
+		opt.L1Fence = 500 * time.Millisecond // a loaded test machine is not a fault
+	}
 	s := newTestStore(t, addr, opt)
 	waitFor(t, "L1 subscribed", func() bool { return s.RedisStats().L1Enabled })
 	return s

@@ -139,14 +139,17 @@ func (s *Store) InvalidatePattern(ctx context.Context, pattern string) (int, err
 	if err == nil {
 		for i := 0; i < len(tags) && err == nil; i += scanBatch {
 			batch := tags[i:min(i+scanBatch, len(tags))]
-			err = bumpScript.Run(ctx, s.c, s.versionKeys(batch), tokens(len(batch), s.channel, allMessage)...).Err()
+			err = bumpScript.Run(ctx, s.c, s.versionKeys(batch), s.channel, allMessage).Err()
 			if err == nil {
 				s.invalidations.Add(uint64(len(batch)))
 			}
 		}
 	}
-	if err == nil && len(tags) == 0 {
-		err = s.c.Publish(ctx, s.channel, allMessage).Err()
+	if err == nil {
+		// Every L1 drops everything: they may hold the deleted keys too.
+		err = s.publishAcked(ctx, allMessage, func(payload string) (int64, error) {
+			return s.c.Publish(ctx, s.channel, payload).Result()
+		})
 	}
 	if err = s.end(parent, err); err != nil {
 		return 0, fmt.Errorf("redisstore: invalidating pattern %q: %w", pattern, err)

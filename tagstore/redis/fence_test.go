@@ -1,0 +1,173 @@
+package redisstore
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yokedcache/yoked/internal/testenv"
+)
+
+// l1Hit reports whether a Lookup of key was answered by s's L1, and what.
+func l1Hit(t *testing.T, s *Store, key string, tags ...string) (string, bool) {
+	t.Helper()
+	before := s.RedisStats().L1Hits
+	v := get(t, s, key, tags...)
+	return v, s.RedisStats().L1Hits > before
+}
+
+// Every invalidation of a healthy pair of L1 stores is acknowledged: none
+// waits for the fence, and the other store's L1 has dropped the tag by the
+// time InvalidateTags returns.
+func TestInvalidateWaitsForAcks(t *testing.T) {
+	addr := testenv.Redis(t)
+	// A fence far longer than the test: a lost acknowledgement would show.
+	a := newL1Store(t, addr, Options{L1Fence: 10 * time.Second})
+	b := newL1Store(t, addr, Options{Namespace: a.opt.Namespace, L1Fence: 10 * time.Second})
+	for i := range 30 {
+		put(t, a, "k", "v", "t")
+		get(t, b, "k", "t")
+		if _, l1 := l1Hit(t, b, "k", "t"); !l1 {
+			t.Fatalf("round %d: no L1 hit in b before the invalidation", i)
+		}
+		if err := a.InvalidateTags(context.Background(), "t"); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := l1Hit(t, b, "k", "t"); v != "" {
+			t.Fatalf("round %d: b served %q after a's invalidation returned", i, v)
+		}
+	}
+	if w := a.RedisStats().FenceWaits; w != 0 {
+		t.Fatalf("%d invalidations waited for the fence", w)
+	}
+}
+
+// A process whose subscription falls behind (its receive loop held back)
+// does not acknowledge; the writer returns after L1Fence, and by then the
+// slow process's L1 no longer answers, because its last pong is too old.
+func TestFenceStopsASlowL1(t *testing.T) {
+	addr := testenv.Redis(t)
+	const fence = 150 * time.Millisecond
+	a := newL1Store(t, addr, Options{L1Fence: fence})
+	b := newL1Store(t, addr, Options{Namespace: a.opt.Namespace, L1Fence: fence})
+	ctx := context.Background()
+
+	put(t, a, "k", "v1", "t")
+	get(t, b, "k", "t")
+	if v, l1 := l1Hit(t, b, "k", "t"); !l1 || v != "v1" {
+		t.Fatalf("b before the invalidation: %q, L1 hit %v", v, l1)
+	}
+
+	release := make(chan struct{})
+	hold := func() { <-release }
+	b.near.beforeMessage.Store(&hold)
+	defer func() {
+		b.near.beforeMessage.Store(nil)
+		close(release)
+	}()
+
+	start := time.Now()
+	if err := a.InvalidateTags(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < fence {
+		t.Fatalf("InvalidateTags returned after %v, before the fence (%v), without b's acknowledgement", took, fence)
+	}
+	if a.RedisStats().FenceWaits != 1 {
+		t.Fatalf("FenceWaits = %d, want 1", a.RedisStats().FenceWaits)
+	}
+	// b has not applied the message (its loop is held), yet must not
+	// answer from L1.
+	v, l1 := l1Hit(t, b, "k", "t")
+	if l1 || v != "" {
+		t.Fatalf("b served %q (L1 %v) after the fence", v, l1)
+	}
+	if b.RedisStats().L1Enabled {
+		t.Fatal("b reports its L1 as usable while fenced")
+	}
+}
+
+// A writer without an L1 of its own cannot count acknowledgements: when
+// anyone received its message it waits for the whole fence.
+func TestWriterWithoutL1WaitsForFence(t *testing.T) {
+	addr := testenv.Redis(t)
+	const fence = 100 * time.Millisecond
+	b := newL1Store(t, addr, Options{L1Fence: fence})
+	a := newTestStore(t, addr, Options{Namespace: b.opt.Namespace, L1Fence: fence})
+	put(t, a, "k", "v1", "t")
+	get(t, b, "k", "t")
+	if _, l1 := l1Hit(t, b, "k", "t"); !l1 {
+		t.Fatal("no L1 hit in b")
+	}
+	start := time.Now()
+	if err := a.InvalidateTags(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < fence {
+		t.Fatalf("returned after %v, before the fence", took)
+	}
+	if v, _ := l1Hit(t, b, "k", "t"); v != "" {
+		t.Fatalf("b served %q", v)
+	}
+}
+
+// With Redis refusing writes for maxmemory, reads still work, and an
+// invalidation must still reach every process: it deletes versions and
+// publishes, neither of which needs memory.
+func TestInvalidateUnderOOM(t *testing.T) {
+	srv := testenv.StartRedis(t, "--maxmemory-policy", "noeviction")
+	a := newTestStore(t, srv.Addr(), Options{BreakerFailures: 1 << 30})
+	b := newL1Store(t, srv.Addr(), Options{Namespace: a.opt.Namespace, BreakerFailures: 1 << 30})
+	c := newTestStore(t, srv.Addr(), Options{Namespace: a.opt.Namespace, BreakerFailures: 1 << 30})
+	ctx := context.Background()
+	put(t, a, "k", "v1", "t")
+	if get(t, b, "k", "t") != "v1" || get(t, c, "k", "t") != "v1" {
+		t.Fatal("no hit before OOM")
+	}
+
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer raw.Close()
+	if err := raw.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer raw.ConfigSet(ctx, "maxmemory", "0")
+	if err := raw.Set(ctx, "probe", "x", 0).Err(); err == nil || !strings.Contains(err.Error(), "OOM") {
+		t.Fatalf("SET under maxmemory 1: %v, want OOM", err)
+	}
+	if get(t, c, "k", "t") != "v1" {
+		t.Fatal("reads stopped under OOM: the test proves nothing")
+	}
+	if _, l1 := l1Hit(t, b, "k", "t"); !l1 {
+		t.Fatal("no L1 hit in b under OOM")
+	}
+
+	if err := a.InvalidateTags(ctx, "t"); err != nil {
+		t.Fatalf("InvalidateTags under OOM: %v", err)
+	}
+	for name, s := range map[string]*Store{"b (L1)": b, "c": c} {
+		v, hit, _, err := s.Lookup(ctx, "k", []string{"t"})
+		if hit {
+			t.Fatalf("%s served %q after the invalidation under OOM", name, v)
+		}
+		// The missing version cannot be created under OOM: the Lookup
+		// fails open, which the caller treats as "read the source".
+		if err != nil && !strings.Contains(err.Error(), "OOM") {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if err := a.InvalidateAll(ctx); err != nil {
+		t.Fatalf("InvalidateAll under OOM: %v", err)
+	}
+
+	// Memory back: a fresh version is created and caching resumes.
+	if err := raw.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	put(t, a, "k", "v2", "t")
+	if got := get(t, c, "k", "t"); got != "v2" {
+		t.Fatalf("after OOM: %q", got)
+	}
+}
