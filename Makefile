@@ -4,10 +4,10 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test vet fmt-check demo
+.PHONY: test vet fmt-check tidy-check demo
 
-## test: vet, then every test once with the race detector
-test: fmt-check vet
+## test: format, module tidiness and vet checks, then every test once with the race detector
+test: fmt-check tidy-check vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 ## vet: go vet on every package
@@ -18,6 +18,10 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## tidy-check: fail if go.mod or go.sum is not what `go mod tidy` would write
+tidy-check:
+	$(GO) mod tidy -diff
 
 ## demo: the yokedcache demo
 demo:

@@ -7,7 +7,7 @@ import (
 
 	"github.com/yokedcache/yoked/tagstore"
 	"github.com/yokedcache/yoked/tagstore/memory"
-	redisstore "github.com/yokedcache/yoked/tagstore/redis"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 func init() { openRedis = openRedisStore }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	redisstore "github.com/yokedcache/yoked/tagstore/redis"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 // The verbs reach the store's entries only through redisstore's operator

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	redisstore "github.com/yokedcache/yoked/tagstore/redis"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 func newListCmd(e *env) *cobra.Command {

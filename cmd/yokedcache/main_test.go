@@ -16,7 +16,7 @@ import (
 	"github.com/yokedcache/yoked/internal/testenv"
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/tagstore"
-	redisstore "github.com/yokedcache/yoked/tagstore/redis"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	redisstore "github.com/yokedcache/yoked/tagstore/redis"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 // storeFlags are the connection settings shared by the verbs that operate a

@@ -1,5 +1,5 @@
 // Command benchtable runs yoked's benchmark suite (internal/benchsuite and
-// the store benchmarks of tagstore/memory and tagstore/redis) with `go test
+// the store benchmarks of tagstore/memory and tagstore/redisstore) with `go test
 // -bench` and prints one Markdown report: every measurement with its ratio to
 // the raw driver and to the database/sql floor, and the targets of issue 6
 // with the measured figure. It is what `make bench` runs; its job is the
@@ -32,7 +32,7 @@ func main() {
 	flag.Parse()
 	runs := []run{
 		{"./internal/benchsuite", ".", *benchtime},
-		{"./tagstore/redis", "^(BenchmarkLookupHit|BenchmarkBareGet|BenchmarkL1Hit|BenchmarkInvalidate)$", *benchtime},
+		{"./tagstore/redisstore", "^(BenchmarkLookupHit|BenchmarkBareGet|BenchmarkL1Hit|BenchmarkInvalidate)$", *benchtime},
 		{"./tagstore/memory", "^(BenchmarkInvalidateTags)$", *benchtime},
 	}
 	var all bytes.Buffer

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/yokedcache/yoked/tagstore/memory"
-	redisstore "github.com/yokedcache/yoked/tagstore/redis"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 // Two services share one Redis and one namespace: an invalidation made by
