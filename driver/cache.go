@@ -8,6 +8,7 @@ import (
 
 	"github.com/maypok86/otter/v2"
 
+	"github.com/yokedcache/yoked/catalog"
 	"github.com/yokedcache/yoked/invalidator"
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/tagstore"
@@ -219,7 +220,7 @@ type planner struct {
 	epoch atomic.Uint64
 	// cat is the schema catalog plans are expanded with (see catalog.go);
 	// nil until the first connection read it, or for dialects without one.
-	cat atomic.Pointer[catalog]
+	cat atomic.Pointer[catalog.Catalog]
 }
 
 // reset drops every plan: after DDL, or when the catalog changed.
@@ -237,15 +238,10 @@ func (pl *planner) plan(query string) *plan {
 		return p
 	}
 	st := pl.parser.Parse(query)
-	p := &plan{stmt: st, writeAll: st.AllTables || st.Kind == sqlparse.KindUnknown}
-	p.readTags = tagsOf(st.Reads)
-	p.writeTags = tagsOf(st.Writes)
-	if st.Kind == sqlparse.KindUnknown && len(p.writeTags) == 0 {
-		p.writeAll = true
-	}
-	if cat := pl.cat.Load(); cat != nil {
-		cat.apply(p, query)
-	}
+	// What the statement really reads and writes (a nil catalog adds nothing).
+	a := pl.cat.Load().Access(&st, query)
+	st.Kind, st.Cacheable, st.Reason = a.Kind, a.Cacheable, a.Reason
+	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope, readTags: tagsOf(a.Reads), writeTags: tagsOf(a.Writes)}
 	for _, tag := range p.readTags {
 		p.tables = append(p.tables, pl.stats.table(tag))
 	}
@@ -253,14 +249,15 @@ func (pl *planner) plan(query string) *plan {
 	return p
 }
 
-func tagsOf(tables []sqlparse.Table) []string {
-	if len(tables) == 0 {
+// tagsOf maps catalog relation names to tags, without duplicates.
+func tagsOf(rels []string) []string {
+	if len(rels) == 0 {
 		return nil
 	}
-	seen := make(map[string]struct{}, len(tables))
-	tags := make([]string, 0, len(tables))
-	for _, t := range tables {
-		tag := TableTag(t.Name)
+	seen := make(map[string]struct{}, len(rels))
+	tags := make([]string, 0, len(rels))
+	for _, t := range rels {
+		tag := TableTag(t)
 		if _, ok := seen[tag]; !ok {
 			seen[tag] = struct{}{}
 			tags = append(tags, tag)

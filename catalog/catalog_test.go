@@ -1,4 +1,4 @@
-package driver
+package catalog
 
 import (
 	"reflect"
@@ -54,11 +54,7 @@ func TestCatalogBuildAndApply(t *testing.T) {
 	f.rls = []string{"docs"}
 	c := build(f, map[string][]string{"declared": {"x"}, "audit": {"audit_summary"}})
 
-	planOf := func(st sqlparse.Statement) *plan {
-		p := &plan{stmt: st, readTags: tagsOf(st.Reads), writeTags: tagsOf(st.Writes)}
-		c.apply(p, "")
-		return p
-	}
+	planOf := func(st sqlparse.Statement) Access { return c.Access(&st, "") }
 	read := func(tables ...string) sqlparse.Statement {
 		st := sqlparse.Statement{Kind: sqlparse.KindRead, Parsed: true, Cacheable: true}
 		for _, t := range tables {
@@ -70,57 +66,56 @@ func TestCatalogBuildAndApply(t *testing.T) {
 		return sqlparse.Statement{Kind: sqlparse.KindWrite, Parsed: true, Writes: []sqlparse.Table{{Name: table}}}
 	}
 
-	if p := planOf(write("p")); !reflect.DeepEqual(p.writeTags, []string{"table:p", "table:c", "table:g"}) || p.writeAll {
-		t.Errorf("FK cascade: %v all=%v", p.writeTags, p.writeAll)
+	if p := planOf(write("p")); !reflect.DeepEqual(p.Writes, []string{"p", "c", "g"}) || p.WriteAll {
+		t.Errorf("FK cascade: %v all=%v", p.Writes, p.WriteAll)
 	}
-	if p := planOf(write("users")); !reflect.DeepEqual(p.writeTags, []string{"table:users", "table:audit", "table:audit_summary"}) || p.writeAll {
-		t.Errorf("trigger + declared chain: %v all=%v", p.writeTags, p.writeAll)
+	if p := planOf(write("users")); !reflect.DeepEqual(p.Writes, []string{"users", "audit", "audit_summary"}) || p.WriteAll {
+		t.Errorf("trigger + declared chain: %v all=%v", p.Writes, p.WriteAll)
 	}
-	if p := planOf(write("opaque")); !p.writeAll {
+	if p := planOf(write("opaque")); !p.WriteAll {
 		t.Error("opaque trigger must invalidate everything")
 	}
-	if p := planOf(write("declared")); p.writeAll || !reflect.DeepEqual(p.writeTags, []string{"table:declared", "table:x"}) {
-		t.Errorf("declared dependency replaces the opaque verdict: %v all=%v", p.writeTags, p.writeAll)
+	if p := planOf(write("declared")); p.WriteAll || !reflect.DeepEqual(p.Writes, []string{"declared", "x"}) {
+		t.Errorf("declared dependency replaces the opaque verdict: %v all=%v", p.Writes, p.WriteAll)
 	}
-	if p := planOf(write("v2")); !reflect.DeepEqual(p.writeTags, []string{"table:v2", "table:audit", "table:audit_summary", "table:orders", "table:users", "table:v1"}) {
-		t.Errorf("write to a view: %v", p.writeTags)
+	if p := planOf(write("v2")); !reflect.DeepEqual(p.Writes, []string{"v2", "audit", "audit_summary", "orders", "users", "v1"}) {
+		t.Errorf("write to a view: %v", p.Writes)
 	}
-	if p := planOf(read("v2")); !reflect.DeepEqual(p.readTags, []string{"table:v2", "table:orders", "table:users", "table:v1"}) || !p.stmt.Cacheable {
-		t.Errorf("nested view read: %v cacheable=%v", p.readTags, p.stmt.Cacheable)
+	if p := planOf(read("v2")); !reflect.DeepEqual(p.Reads, []string{"v2", "orders", "users", "v1"}) || !p.Cacheable {
+		t.Errorf("nested view read: %v cacheable=%v", p.Reads, p.Cacheable)
 	}
-	if p := planOf(read("vnow")); p.stmt.Cacheable {
+	if p := planOf(read("vnow")); p.Cacheable {
 		t.Error("a view over now() was cacheable")
 	}
-	if p := planOf(read("docs")); !p.needsScope {
+	if p := planOf(read("docs")); !p.NeedsScope {
 		t.Error("row-level security not flagged")
 	}
-	fn := func(name string) *plan {
+	fn := func(name string) Access {
 		st := read("users")
 		st.Functions = []string{name}
 		return planOf(st)
 	}
-	if p := fn("public.twice"); !p.stmt.Cacheable || p.isWrite() {
-		t.Errorf("stable user function: cacheable=%v write=%v", p.stmt.Cacheable, p.isWrite())
+	if p := fn("public.twice"); !p.Cacheable || p.IsWrite() {
+		t.Errorf("stable user function: cacheable=%v write=%v", p.Cacheable, p.IsWrite())
 	}
-	if p := fn("lower"); !p.stmt.Cacheable {
+	if p := fn("lower"); !p.Cacheable {
 		t.Error("built-in function made the read uncacheable")
 	}
-	if p := fn("bump"); p.stmt.Cacheable || !p.writeAll || p.stmt.Kind != sqlparse.KindWrite {
-		t.Errorf("volatile function: cacheable=%v all=%v kind=%v", p.stmt.Cacheable, p.writeAll, p.stmt.Kind)
+	if p := fn("bump"); p.Cacheable || !p.WriteAll || p.Kind != sqlparse.KindWrite {
+		t.Errorf("volatile function: cacheable=%v all=%v kind=%v", p.Cacheable, p.WriteAll, p.Kind)
 	}
-	if p := fn("nobody_knows"); p.stmt.Cacheable {
+	if p := fn("nobody_knows"); p.Cacheable {
 		t.Error("unknown function was cacheable")
 	}
 	// Parsers that list no functions: the text is searched for volatile calls.
-	p := &plan{stmt: read("users"), readTags: []string{"table:users"}}
-	c.apply(p, "SELECT BUMP (1) FROM users")
-	if p.stmt.Cacheable || !p.writeAll {
+	st := read("users")
+	p := c.Access(&st, "SELECT BUMP (1) FROM users")
+	if p.Cacheable || !p.WriteAll {
 		t.Error("a volatile call found in the text did not make the read a write of everything")
 	}
 
-	failed := &plan{stmt: write("p"), writeTags: []string{"table:p"}}
-	failedCatalog.apply(failed, "")
-	if !failed.writeAll {
+	w := write("p")
+	if failed := Failed().Access(&w, ""); !failed.WriteAll {
 		t.Error("without a catalog a write must invalidate everything")
 	}
 }

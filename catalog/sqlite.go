@@ -1,8 +1,7 @@
-package driver
+package catalog
 
 import (
 	"context"
-	"database/sql/driver"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +17,9 @@ WHERE m.type = 'table' AND (upper(f.on_delete) IN ('CASCADE', 'SET NULL', 'SET D
 	slTriggerQuery = `SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'`
 	// Functions registered by the application appear with builtin = 0.
 	slFuncQuery = `SELECT name, builtin, flags FROM pragma_function_list`
+	// Primary keys, column by column in key order (pk is the position).
+	slKeyQuery = `SELECT m.name, p.name, lower(p.type), p.pk FROM sqlite_master m JOIN pragma_table_info(m.name) p
+WHERE m.type = 'table' AND p.pk > 0 ORDER BY m.name, p.pk`
 )
 
 // sqliteDeterministic is SQLITE_DETERMINISTIC in pragma_function_list.flags.
@@ -28,17 +30,16 @@ var (
 	slTriggerBegin = regexp.MustCompile(`(?is)\bBEGIN\b(.*)\bEND\s*;?\s*$`)
 )
 
-func sqliteFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*facts, error) {
+func sqliteFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, error) {
 	f := newFacts()
-	q := func(name, query string) ([][]string, error) { return catalogQuery(ctx, bc, name, query) }
 	// pragma_function_list needs SQLite 3.30; without it functions are not
 	// judged here (the parser still rejects the non-deterministic built-ins).
-	if rows, err := q("functions", slFuncQuery); err == nil {
+	if rows, err := r.rows(ctx, "functions", 3, slFuncQuery); err == nil {
 		f.allFuncs = true
 		for _, r := range rows {
 			name := strings.ToLower(r[0])
 			cl := funcBuiltin
-			if r[1] != "1" && r[1] != "true" {
+			if !isTrue(r[1]) {
 				flags, _ := strconv.ParseInt(r[2], 10, 64)
 				cl = funcStable
 				if flags&sqliteDeterministic == 0 {
@@ -48,14 +49,14 @@ func sqliteFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*
 			f.funcs[name] = max(f.funcs[name], cl)
 		}
 	}
-	rows, err := q("foreign keys", slFKQuery)
+	rows, err := r.rows(ctx, "foreign keys", 2, slFKQuery)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		f.edges = append(f.edges, [2]string{r[0], r[1]})
 	}
-	if rows, err = q("views", slViewQuery); err != nil {
+	if rows, err = r.rows(ctx, "views", 2, slViewQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
@@ -66,7 +67,7 @@ func sqliteFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*
 		}
 		viewFromDefinition(f, parser, r[0], m[1])
 	}
-	if rows, err = q("triggers", slTriggerQuery); err != nil {
+	if rows, err = r.rows(ctx, "triggers", 2, slTriggerQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
@@ -77,6 +78,20 @@ func sqliteFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*
 			b = &body{opaque: "trigger on " + r[0] + " not understood"}
 		}
 		f.triggers[r[0]] = mergeBody(f.triggers[r[0]], b)
+	}
+	if rows, err = r.rows(ctx, "primary keys", 4, slKeyQuery); err != nil {
+		return nil, err
+	}
+	seen := map[string]string{}
+	single := map[string]int{}
+	for _, r := range rows {
+		single[strings.ToLower(r[0])]++
+	}
+	for _, r := range rows {
+		// Only an INTEGER PRIMARY KEY alone is the rowid, compared as an
+		// integer; any other column compares by affinity and collation.
+		exact := r[2] == "integer" && single[strings.ToLower(r[0])] == 1
+		f.addKey(seen, "main", r[0], Column{Name: r[1], Type: r[2], Exact: exact})
 	}
 	return f, nil
 }

@@ -1,15 +1,15 @@
-package driver
+package catalog
 
 import (
 	"context"
-	"database/sql/driver"
+	"strings"
 
 	"github.com/yokedcache/yoked/sqlparse"
 )
 
 // PostgreSQL catalog queries. They read every schema but the system ones:
-// tags drop schemas, so a relation of any schema may share a tag with the
-// ones a statement names.
+// relation names drop schemas, so a relation of any schema may share a name
+// with the ones a statement names.
 const (
 	pgUserNS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'`
 
@@ -53,19 +53,28 @@ FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l 
 
 	// Tables under row-level security.
 	pgRLSQuery = `SELECT c.relname FROM pg_class c WHERE c.relrowsecurity`
+
+	// Primary keys, column by column in key order, with type and collation.
+	pgKeyQuery = `SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+ COALESCE(co.collname, ''), COALESCE(co.collisdeterministic, true)
+FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+WHERE i.indisprimary AND ` + pgUserNS + `
+ORDER BY n.nspname, c.relname, k.ord`
 )
 
-func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*facts, error) {
+func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, error) {
 	f := newFacts()
 	f.allFuncs = true
-	q := func(name, query string) ([][]string, error) { return catalogQuery(ctx, bc, name, query) }
-	rows, err := q("functions", pgFuncQuery)
+	rows, err := r.rows(ctx, "functions", 5, pgFuncQuery)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		cl := funcBuiltin
-		if r[1] != "true" {
+		if !isTrue(r[1]) {
 			cl = funcStable
 			if r[2] == "v" {
 				cl = funcVolatile
@@ -78,23 +87,23 @@ func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) 
 		// A name shared by several functions takes the most dangerous class.
 		f.funcs[r[0]] = max(f.funcs[r[0]], cl)
 	}
-	if rows, err = q("foreign keys", pgFKQuery); err != nil {
+	if rows, err = r.rows(ctx, "foreign keys", 2, pgFKQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		f.edges = append(f.edges, [2]string{r[0], r[1]})
 	}
-	if rows, err = q("inheritance", pgInheritQuery); err != nil {
+	if rows, err = r.rows(ctx, "inheritance", 2, pgInheritQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		f.edges = append(f.edges, [2]string{r[0], r[1]}, [2]string{r[1], r[0]})
 	}
-	if rows, err = q("views", pgViewQuery); err != nil {
+	if rows, err = r.rows(ctx, "views", 5, pgViewQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
-		view, isFunc, dep, ns, vol := r[0], r[1] == "true", r[2], r[3], r[4]
+		view, isFunc, dep, ns, vol := r[0], isTrue(r[1]), r[2], r[3], r[4]
 		switch {
 		case isFunc && vol == "v" && (ns == "pg_catalog" || ns == "information_schema"):
 			f.opaqueViews[view] = "view " + view + " calls volatile function " + dep
@@ -109,7 +118,7 @@ func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) 
 	}
 	// The definitions too, for what pg_depend does not record (now(),
 	// CURRENT_TIMESTAMP, locking clauses): the parser's verdict applies.
-	if rows, err = q("view definitions", pgViewDefQuery); err != nil {
+	if rows, err = r.rows(ctx, "view definitions", 2, pgViewDefQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
@@ -117,7 +126,7 @@ func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) 
 			f.opaqueViews[r[0]] = "view " + r[0] + ": " + st.Reason
 		}
 	}
-	if rows, err = q("triggers", pgTriggerQuery); err != nil {
+	if rows, err = r.rows(ctx, "triggers", 3, pgTriggerQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
@@ -130,33 +139,33 @@ func postgresFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) 
 		}
 		f.triggers[table] = mergeBody(f.triggers[table], b)
 	}
-	if rows, err = q("row-level security", pgRLSQuery); err != nil {
+	if rows, err = r.rows(ctx, "row-level security", 1, pgRLSQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		f.rls = append(f.rls, r[0])
 	}
+	if rows, err = r.rows(ctx, "primary keys", 6, pgKeyQuery); err != nil {
+		return nil, err
+	}
+	seen := map[string]string{}
+	for _, r := range rows {
+		typ := strings.ToLower(r[3])
+		f.addKey(seen, r[0], r[1], Column{Name: r[2], Type: typ, Collation: r[4], Exact: pgExact(typ, isTrue(r[5]))})
+	}
 	return f, nil
 }
 
-// mergeReads combines what overloads of one function name read.
-func mergeReads(a, b *body) *body {
-	if a == nil {
-		return b
+// pgExact: equality of the type is byte equality of its text form.
+// Integers are; text and varchar are under a deterministic collation
+// (which breaks ties bytewise); char(n) is not (trailing blanks), nor are
+// numeric (1.0 = 1.00), floats (0 = -0), uuid (case), or time types.
+func pgExact(typ string, deterministic bool) bool {
+	switch {
+	case typ == "smallint" || typ == "integer" || typ == "bigint" || typ == "oid":
+		return true
+	case typ == "text" || strings.HasPrefix(typ, "character varying"):
+		return deterministic
 	}
-	m := mergeBody(a, b)
-	m.reads = append(append([]string(nil), a.reads...), b.reads...)
-	return m
-}
-
-// mergeBody combines what several triggers of one table write.
-func mergeBody(a, b *body) *body {
-	if a == nil {
-		return b
-	}
-	m := &body{writes: append(append([]string(nil), a.writes...), b.writes...), funcs: append(append([]string(nil), a.funcs...), b.funcs...), opaque: a.opaque}
-	if m.opaque == "" {
-		m.opaque = b.opaque
-	}
-	return m
+	return false
 }

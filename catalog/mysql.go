@@ -1,15 +1,14 @@
-package driver
+package catalog
 
 import (
 	"context"
-	"database/sql/driver"
 	"strings"
 
 	"github.com/yokedcache/yoked/sqlparse"
 )
 
 // MySQL/MariaDB catalog queries, over every database but the system ones
-// (tags drop the database name).
+// (relation names drop the database name).
 const (
 	myUserDB = `NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')`
 
@@ -24,21 +23,27 @@ WHERE CONSTRAINT_SCHEMA ` + myUserDB + ` AND (DELETE_RULE IN ('CASCADE', 'SET NU
 
 	// Stored functions: any of them may write (MySQL does not forbid it).
 	myFuncQuery = `SELECT DISTINCT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION' AND ROUTINE_SCHEMA ` + myUserDB
+
+	// Primary keys, column by column in key order.
+	myKeyQuery = `SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, c.COLUMN_TYPE, COALESCE(c.COLLATION_NAME, '')
+FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.COLUMNS c
+ ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME
+WHERE k.CONSTRAINT_NAME = 'PRIMARY' AND k.TABLE_SCHEMA ` + myUserDB + `
+ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.ORDINAL_POSITION`
 )
 
-func mysqlFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*facts, error) {
+func mysqlFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, error) {
 	// allFuncs stays false: built-in functions are not listed anywhere, and
 	// calling a function that does not exist is an error in MySQL.
 	f := newFacts()
-	q := func(name, query string) ([][]string, error) { return catalogQuery(ctx, bc, name, query) }
-	rows, err := q("functions", myFuncQuery)
+	rows, err := r.rows(ctx, "functions", 1, myFuncQuery)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		f.funcs[strings.ToLower(r[0])] = funcVolatile
 	}
-	if rows, err = q("foreign keys", myFKQuery); err != nil {
+	if rows, err = r.rows(ctx, "foreign keys", 2, myFKQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
@@ -47,24 +52,45 @@ func mysqlFacts(ctx context.Context, bc driver.Conn, parser sqlparse.Parser) (*f
 	// Definitions are parsed everywhere (functions, non-deterministic
 	// calls); VIEW_TABLE_USAGE, where it exists, adds the tables the server
 	// itself resolved.
-	if rows, err = q("view definitions", myViewDefQuery); err != nil {
+	if rows, err = r.rows(ctx, "view definitions", 2, myViewDefQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		viewFromDefinition(f, parser, r[0], r[1])
 	}
-	if rows, err = q("views", myViewUsageQuery); err == nil {
+	if rows, err = r.rows(ctx, "views", 2, myViewUsageQuery); err == nil {
 		for _, r := range rows {
 			f.views[r[0]] = append(f.views[r[0]], r[1])
 		}
 	}
-	if rows, err = q("triggers", myTriggerQuery); err != nil {
+	if rows, err = r.rows(ctx, "triggers", 2, myTriggerQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		f.triggers[r[0]] = mergeBody(f.triggers[r[0]], readBody(parser, r[1]))
 	}
+	if rows, err = r.rows(ctx, "primary keys", 5, myKeyQuery); err != nil {
+		return nil, err
+	}
+	seen := map[string]string{}
+	for _, r := range rows {
+		typ := strings.ToLower(r[3])
+		f.addKey(seen, r[0], r[1], Column{Name: r[2], Type: typ, Collation: r[4], Exact: myExact(typ)})
+	}
 	return f, nil
+}
+
+// myExact: equality of the type is byte equality of its text form. Only
+// integers: character types compare under PAD SPACE or case-insensitive
+// collations, binary(n) pads with zero bytes, decimals and floats have
+// several spellings of one value.
+func myExact(typ string) bool {
+	base, _, _ := strings.Cut(typ, "(")
+	switch strings.TrimSpace(base) {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+		return true
+	}
+	return false
 }
 
 // viewFromDefinition records the relations a view's SELECT reads, or marks

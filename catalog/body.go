@@ -1,0 +1,139 @@
+package catalog
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/yokedcache/yoked/sqlparse"
+)
+
+// Reading routine and trigger bodies, shared by every dialect.
+
+var (
+	bodyLiteral  = regexp.MustCompile(`'(?:[^']|'')*'`)
+	bodyComment  = regexp.MustCompile(`(?s)--[^\n]*|/\*.*?\*/`)
+	bodyOpaque   = regexp.MustCompile(`(?i)\b(execute|perform|call|copy|do|prepare)\b`)
+	bodyWriteKey = regexp.MustCompile(`(?i)\b(insert|update|delete|merge|replace|truncate|with)\b`)
+	bodyReadKey  = regexp.MustCompile(`(?i)\b(select|with|values|table)\b`)
+)
+
+// bodyStatements drops comments and the contents of string literals from a
+// routine body and splits it at ';'; why names the keyword that makes the
+// body unreadable (dynamic SQL, calls), or is "".
+func bodyStatements(text string) (parts []string, why string) {
+	text = bodyComment.ReplaceAllString(text, " ")
+	text = bodyLiteral.ReplaceAllString(text, "''")
+	if m := bodyOpaque.FindString(text); m != "" {
+		return nil, strings.ToUpper(m)
+	}
+	return strings.Split(text, ";"), ""
+}
+
+// readFunctionBody finds what the body of a stable function (language sql
+// or plpgsql) reads; any other language, or a statement the parser does not
+// understand, makes it opaque.
+func readFunctionBody(parser sqlparse.Parser, lang, src string) *body {
+	b := &body{}
+	var chunks []string
+	switch lang {
+	case "sql":
+		chunks = []string{src}
+	case "plpgsql":
+		parts, why := bodyStatements(src)
+		if why != "" {
+			b.opaque = "function body uses " + why
+			return b
+		}
+		for _, chunk := range parts {
+			if loc := bodyReadKey.FindStringIndex(chunk); loc != nil {
+				chunks = append(chunks, chunk[loc[0]:])
+			}
+		}
+	default:
+		b.opaque = "function in language " + lang
+		return b
+	}
+	for _, c := range chunks {
+		st := parser.Parse(c)
+		if !st.Parsed || st.AllTables || st.Kind == sqlparse.KindUnknown {
+			b.opaque = "function statement not understood: " + strings.TrimSpace(c)
+			return b
+		}
+		for _, t := range st.Reads {
+			b.reads = append(b.reads, t.Name)
+		}
+		b.funcs = append(b.funcs, st.Functions...)
+	}
+	return b
+}
+
+// readBody finds what a trigger or routine body written in SQL (or
+// PL/pgSQL, or a MySQL compound statement) writes: every statement that
+// starts with a write keyword is parsed with the dialect's parser. Anything
+// it cannot pin down (dynamic SQL, procedure calls, a statement the parser
+// does not understand) makes the body opaque.
+func readBody(parser sqlparse.Parser, text string) *body {
+	b := &body{}
+	parts, why := bodyStatements(text)
+	if why != "" {
+		b.opaque = "trigger body uses " + why
+		return b
+	}
+	for _, chunk := range parts {
+		loc := bodyWriteKey.FindStringIndex(chunk)
+		if loc == nil {
+			continue
+		}
+		st := parser.Parse(chunk[loc[0]:])
+		if !st.Parsed || st.AllTables || st.Kind == sqlparse.KindUnknown || (st.Kind == sqlparse.KindWrite && len(st.Writes) == 0) {
+			b.opaque = "trigger statement not understood: " + strings.TrimSpace(chunk)
+			return b
+		}
+		for _, w := range st.Writes {
+			b.writes = append(b.writes, w.Name)
+		}
+		b.funcs = append(b.funcs, st.Functions...)
+	}
+	slices.Sort(b.writes)
+	b.writes = slices.Compact(b.writes)
+	return b
+}
+
+// mergeReads combines what overloads of one function name read.
+func mergeReads(a, b *body) *body {
+	if a == nil {
+		return b
+	}
+	m := mergeBody(a, b)
+	m.reads = append(append([]string(nil), a.reads...), b.reads...)
+	return m
+}
+
+// mergeBody combines what several triggers of one table write.
+func mergeBody(a, b *body) *body {
+	if a == nil {
+		return b
+	}
+	m := &body{writes: append(append([]string(nil), a.writes...), b.writes...), funcs: append(append([]string(nil), a.funcs...), b.funcs...), opaque: a.opaque}
+	if m.opaque == "" {
+		m.opaque = b.opaque
+	}
+	return m
+}
+
+// addKey records one primary-key column of schema.table read in key order.
+// A table name found in several schemas has no key (which one is meant is
+// not known here).
+func (f *facts) addKey(seen map[string]string, schema, table string, col Column) {
+	rel := relName(table)
+	if owner, ok := seen[rel]; ok && owner != schema {
+		if owner != "" {
+			f.keys[rel] = nil // another schema's table of the same name: no key
+			seen[rel] = ""
+		}
+		return
+	}
+	seen[rel] = schema
+	f.keys[rel] = append(f.keys[rel], col)
+}

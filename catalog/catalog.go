@@ -1,0 +1,546 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/yokedcache/yoked/sqlparse"
+)
+
+// Querier runs one catalog query without arguments and returns its rows as
+// text, NULL as "". Implementations must honour ctx.
+type Querier interface {
+	Query(ctx context.Context, query string) ([][]string, error)
+}
+
+// ErrUnexpected wraps every answer Load did not expect from the server (a
+// column count that differs, a value it cannot read).
+var ErrUnexpected = errors.New("catalog: unexpected answer")
+
+// Dialects that have a catalog: the sqlparse dialect names.
+func Supported(dialect string) bool { return loaderFor(dialect) != nil }
+
+// funcClass is what the catalog knows of a function.
+type funcClass uint8
+
+const (
+	funcBuiltin  funcClass = iota + 1 // the parser judges built-ins
+	funcStable                        // user function that cannot write and is deterministic within a statement
+	funcVolatile                      // user function that may write or return anything
+)
+
+// Column is one primary-key column.
+type Column struct {
+	Name string
+	// Type is the column's type as the server names it (lower case).
+	Type string
+	// Collation is the column's collation, "" for types without one (and
+	// on SQLite, whose catalog does not report it).
+	Collation string
+	// Exact is true when two values of the column's type are equal in the
+	// database exactly when their text forms are byte-equal (integers, text
+	// under a deterministic binary-equal collation). A caller that maps
+	// equality on this column to keys may do so only when Exact.
+	Exact bool
+}
+
+// facts are the raw findings of one dialect's introspection, by relation
+// name (see relName).
+type facts struct {
+	// edges: a write of edge[0] also writes edge[1].
+	edges [][2]string
+	// views: a view and the relations its definition reads.
+	views map[string][]string
+	// opaqueViews: views whose reads are never cached, with the reason.
+	opaqueViews map[string]string
+	// viewFuncs: the functions views call, judged once functions are known.
+	viewFuncs []viewFunc
+	// triggers: a table and what its triggers' bodies write.
+	triggers map[string]*body
+	funcs    map[string]funcClass
+	// funcBodies: what the bodies of stable user functions read (they
+	// cannot write, but their result depends on those tables).
+	funcBodies map[string]*body
+	// allFuncs: every function callable is in funcs (PostgreSQL, SQLite), so
+	// a name missing from it is unknown rather than built in.
+	allFuncs bool
+	rls      []string
+	keys     map[string][]Column
+}
+
+type viewFunc struct {
+	view  string
+	funcs []string
+}
+
+func newFacts() *facts {
+	return &facts{views: map[string][]string{}, opaqueViews: map[string]string{}, triggers: map[string]*body{},
+		funcs: map[string]funcClass{}, funcBodies: map[string]*body{}, keys: map[string][]Column{}}
+}
+
+// Catalog is the resolved form of one dialect's facts. It is never mutated
+// once built and is safe for concurrent use.
+type Catalog struct {
+	// failed: the catalog could not be read; be conservative everywhere.
+	failed bool
+	// writes: relation -> every other relation a write to it also writes.
+	writes map[string][]string
+	// writeAll: relations whose writes may touch anything.
+	writeAll map[string]string
+	// reads: view -> every relation a read of the view depends on.
+	reads map[string][]string
+	// noCache: views whose reads are never cached, with the reason.
+	noCache map[string]string
+	// volatile: views whose reads call a volatile function, which may
+	// write anything.
+	volatile map[string]string
+	funcs    map[string]funcClass
+	// allFuncs: a function missing from funcs is unknown.
+	allFuncs bool
+	// volatileCall matches a call of a volatile user function in SQL text,
+	// for parsers that do not list the functions a statement calls; nil
+	// when there is none.
+	volatileCall *regexp.Regexp
+	// funcReads: stable user function -> the relations its body reads.
+	funcReads map[string][]string
+	// funcOpaque: stable user functions whose reads cannot be known.
+	funcOpaque map[string]string
+	rls        map[string]bool
+	keys       map[string][]Column
+}
+
+var failed = &Catalog{failed: true}
+
+// Failed returns the catalog to use while the schema cannot be read: no
+// facts; every write may write anything, and no read that calls a function
+// is cacheable.
+func Failed() *Catalog { return failed }
+
+// IsFailed reports whether c is Failed().
+func (c *Catalog) IsFailed() bool { return c != nil && c.failed }
+
+// Equal reports whether two catalogs hold the same facts.
+func (c *Catalog) Equal(o *Catalog) bool { return c.equal(o) }
+
+// PrimaryKey returns the primary-key columns of a table, in key order, and
+// whether the catalog knows one. The name may be qualified; the schema is
+// dropped as everywhere in this package, so a name shared by tables of
+// several schemas whose keys differ has no key.
+func (c *Catalog) PrimaryKey(table string) ([]Column, bool) {
+	if c == nil || c.failed {
+		return nil, false
+	}
+	cols, ok := c.keys[relName(table)]
+	return cols, ok && len(cols) > 0
+}
+
+// relName is the catalog's name of a relation: lower case, schema dropped.
+func relName(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return strings.ToLower(name)
+}
+
+// Load reads the catalog of dialect through q. deps are dependencies
+// declared by hand: a write to a relation also writes deps[relation]
+// (transitively), and a relation with declared dependencies is trusted not
+// to write anything else through opaque triggers. Load returns an error
+// (never panics) when the server's answers are not what it expects.
+func Load(ctx context.Context, dialect string, q Querier, parser sqlparse.Parser, deps map[string][]string) (cat *Catalog, err error) {
+	load := loaderFor(dialect)
+	if load == nil {
+		return nil, fmt.Errorf("catalog: no catalog for dialect %q", dialect)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			cat, err = nil, fmt.Errorf("%w: %v", ErrUnexpected, r)
+		}
+	}()
+	f, err := load(ctx, reader{q}, parser)
+	if err != nil {
+		return nil, err
+	}
+	return build(f, deps), nil
+}
+
+type loader func(ctx context.Context, q reader, parser sqlparse.Parser) (*facts, error)
+
+func loaderFor(dialect string) loader {
+	switch dialect {
+	case sqlparse.DialectPostgres:
+		return postgresFacts
+	case sqlparse.DialectMySQL:
+		return mysqlFacts
+	case sqlparse.DialectSQLite:
+		return sqliteFacts
+	}
+	return nil
+}
+
+// reader checks the shape of every answer.
+type reader struct{ q Querier }
+
+// rows runs query and returns its rows, each with exactly cols columns.
+func (r reader) rows(ctx context.Context, what string, cols int, query string) ([][]string, error) {
+	rows, err := r.q.Query(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	for _, row := range rows {
+		if len(row) != cols {
+			return nil, fmt.Errorf("%w: reading %s: %d columns, want %d", ErrUnexpected, what, len(row), cols)
+		}
+	}
+	return rows, nil
+}
+
+// isTrue reads a boolean column whatever form the driver gave it.
+func isTrue(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "t", "1", "yes", "y", "on":
+		return true
+	}
+	return false
+}
+
+// body is what a trigger or routine body was found to write (or read).
+type body struct {
+	writes []string
+	reads  []string
+	funcs  []string
+	opaque string // why the body cannot be read, or ""
+}
+
+// build resolves facts and declared dependencies into a catalog.
+func build(f *facts, deps map[string][]string) *Catalog {
+	c := &Catalog{writes: map[string][]string{}, writeAll: map[string]string{}, reads: map[string][]string{},
+		noCache: map[string]string{}, volatile: map[string]string{}, funcs: f.funcs, allFuncs: f.allFuncs, rls: map[string]bool{},
+		funcReads: map[string][]string{}, funcOpaque: map[string]string{}, keys: f.keys}
+	if c.funcs == nil {
+		c.funcs = map[string]funcClass{}
+	}
+	graph := map[string][]string{}
+	edge := func(a, b string) {
+		a, b = relName(a), relName(b)
+		if a != b && !slices.Contains(graph[a], b) {
+			graph[a] = append(graph[a], b)
+		}
+	}
+	for _, e := range f.edges {
+		edge(e[0], e[1])
+	}
+	for v, bases := range f.views {
+		for _, b := range bases {
+			edge(v, b) // a write to an updatable view writes its bases
+		}
+	}
+	for v, why := range f.opaqueViews {
+		c.noCache[relName(v)] = why
+		c.writeAll[relName(v)] = why
+	}
+	for fn, b := range f.funcBodies {
+		why := b.opaque
+		for _, g := range b.funcs {
+			if cl := c.funcs[baseName(g)]; cl != funcBuiltin && (cl != 0 || c.allFuncs) {
+				why = "function " + fn + " calls user function " + g
+			}
+		}
+		if why != "" {
+			c.funcOpaque[fn] = why
+			continue
+		}
+		c.funcReads[fn] = union(nil, names(b.reads))
+	}
+	viewFuncReads := map[string][]string{}
+	for _, vf := range f.viewFuncs {
+		v := relName(vf.view)
+		for _, fn := range vf.funcs {
+			switch cl := c.funcs[baseName(fn)]; {
+			case cl == funcStable && c.funcOpaque[baseName(fn)] != "":
+				c.noCache[v] = "view " + vf.view + ": " + c.funcOpaque[baseName(fn)]
+			case cl == funcStable:
+				viewFuncReads[v] = append(viewFuncReads[v], c.funcReads[baseName(fn)]...)
+			case cl == funcVolatile:
+				c.volatile[v] = "view " + vf.view + " calls volatile function " + fn + ", which may write"
+			case cl == 0 && c.allFuncs:
+				c.noCache[v] = "view " + vf.view + " calls unknown function " + fn
+			}
+		}
+	}
+	var volatile []string
+	for fn, cl := range c.funcs {
+		if cl == funcVolatile {
+			volatile = append(volatile, regexp.QuoteMeta(fn))
+		}
+	}
+	if len(volatile) > 0 {
+		slices.Sort(volatile)
+		c.volatileCall = regexp.MustCompile("(?i)\\b(" + strings.Join(volatile, "|") + ")\\s*\\(")
+	}
+	declared := map[string]bool{}
+	for t, ds := range deps {
+		declared[relName(t)] = true
+		for _, d := range ds {
+			edge(t, d)
+		}
+	}
+	for t, b := range f.triggers {
+		why := b.opaque
+		for _, fn := range b.funcs {
+			if cl := c.funcs[baseName(fn)]; cl == funcVolatile || (cl == 0 && c.allFuncs) {
+				why = "trigger calls function " + fn
+			}
+		}
+		if why != "" && !declared[relName(t)] {
+			c.writeAll[relName(t)] = why
+		}
+		for _, w := range b.writes {
+			edge(t, w)
+		}
+	}
+	for _, t := range f.rls {
+		c.rls[relName(t)] = true
+	}
+	for start := range graph {
+		seen := closure(graph, start)
+		c.writes[start] = seen
+		for _, t := range seen {
+			if why, ok := c.writeAll[t]; ok {
+				if _, own := c.writeAll[start]; !own {
+					c.writeAll[start] = why
+				}
+			}
+		}
+	}
+	// Views: reads expand through views only (a view's bases, their bases, ...).
+	vg := map[string][]string{}
+	for v, bases := range f.views {
+		for _, b := range bases {
+			vg[relName(v)] = append(vg[relName(v)], relName(b))
+		}
+	}
+	for v, rels := range viewFuncReads {
+		vg[v] = append(vg[v], rels...)
+	}
+	for v := range vg {
+		c.reads[v] = closure(vg, v)
+		for _, t := range c.reads[v] {
+			if why, ok := c.noCache[t]; ok {
+				c.noCache[v] = why
+			}
+			if why, ok := c.volatile[t]; ok {
+				c.volatile[v] = why
+			}
+		}
+	}
+	return c
+}
+
+// closure returns every node reachable from start (start excluded), sorted.
+func closure(g map[string][]string, start string) []string {
+	seen := map[string]bool{start: true}
+	stack := []string{start}
+	var out []string
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, m := range g[n] {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+				stack = append(stack, m)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Access is what a statement really reads and writes.
+type Access struct {
+	// Kind, Cacheable and Reason start as the parser's and are made more
+	// conservative by the catalog (a read that calls a writing function
+	// becomes a write).
+	Kind      sqlparse.Kind
+	Cacheable bool
+	Reason    string
+	// Reads and Writes are relation names (lower case, unqualified),
+	// without duplicates; the ones the statement names come first.
+	Reads, Writes []string
+	// WriteAll: the statement may write anything.
+	WriteAll bool
+	// NeedsScope: the read depends on who asks (row-level security).
+	NeedsScope bool
+}
+
+// IsWrite reports whether running the statement must invalidate anything.
+func (a *Access) IsWrite() bool {
+	switch a.Kind {
+	case sqlparse.KindWrite, sqlparse.KindDDL, sqlparse.KindUnknown:
+		return true
+	}
+	return a.WriteAll || len(a.Writes) > 0
+}
+
+// Plain is what a statement reads and writes by its text alone, for callers
+// without a catalog.
+func Plain(st *sqlparse.Statement) Access {
+	a := Access{Kind: st.Kind, Cacheable: st.Cacheable, Reason: st.Reason,
+		Reads: names(relNames(st.Reads)), Writes: names(relNames(st.Writes)),
+		WriteAll: st.AllTables || st.Kind == sqlparse.KindUnknown}
+	return a
+}
+
+func relNames(ts []sqlparse.Table) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// Access returns what a statement (st, parsed from query) really reads and
+// writes. A nil catalog adds nothing (Plain).
+func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
+	a := Plain(st)
+	if c == nil {
+		return a
+	}
+	if c.failed {
+		if a.IsWrite() {
+			a.WriteAll = true
+		}
+		if len(st.Functions) > 0 && a.Cacheable {
+			a.Cacheable, a.Reason = false, "schema catalog unavailable: functions cannot be classified"
+		}
+		return a
+	}
+	for _, fn := range st.Functions {
+		fn = baseName(fn)
+		switch cl := c.funcs[fn]; {
+		case cl == funcVolatile:
+			a.mayWriteAll("calls volatile function " + fn + ", which may write")
+		case cl == funcStable && c.funcOpaque[fn] != "":
+			if a.Cacheable {
+				a.Cacheable, a.Reason = false, c.funcOpaque[fn]
+			}
+		case cl == funcStable:
+			// Its result depends on the tables it reads.
+			a.Reads = union(a.Reads, c.funcReads[fn])
+		case cl == 0 && c.allFuncs && a.Cacheable:
+			a.Cacheable, a.Reason = false, "calls unknown function "+fn
+		}
+	}
+	for _, t := range a.Reads {
+		if why, ok := c.noCache[t]; ok && a.Cacheable {
+			a.Cacheable, a.Reason = false, why
+		}
+	}
+	a.Reads = expand(a.Reads, c.reads)
+	for _, t := range a.Reads {
+		if c.rls[t] {
+			a.NeedsScope = true
+		}
+		if why, ok := c.volatile[t]; ok {
+			a.mayWriteAll(why)
+		}
+	}
+	if c.volatileCall != nil && !a.WriteAll {
+		if m := c.volatileCall.FindStringSubmatch(query); m != nil {
+			a.mayWriteAll("may call volatile function " + strings.ToLower(m[1]) + ", which may write")
+		}
+	}
+	if !a.IsWrite() {
+		return a
+	}
+	for _, t := range a.Writes {
+		if _, ok := c.writeAll[t]; ok {
+			a.WriteAll = true
+		}
+	}
+	a.Writes = expand(a.Writes, c.writes)
+	return a
+}
+
+// mayWriteAll makes a statement a write of everything that is never cached.
+func (a *Access) mayWriteAll(why string) {
+	if a.Cacheable || a.Reason == "" {
+		a.Cacheable, a.Reason = false, why
+	}
+	if a.Kind == sqlparse.KindRead || a.Kind == sqlparse.KindOther {
+		a.Kind = sqlparse.KindWrite
+	}
+	a.WriteAll = true
+}
+
+// baseName drops a schema qualifier from a function name.
+func baseName(fn string) string {
+	if i := strings.LastIndexByte(fn, '.'); i >= 0 {
+		return fn[i+1:]
+	}
+	return fn
+}
+
+// union returns rels plus the elements of more it lacks; rels itself (never
+// modified) when there are none.
+func union(rels, more []string) []string {
+	out := rels
+	for _, t := range more {
+		if !slices.Contains(out, t) {
+			if len(out) == len(rels) {
+				out = slices.Clip(slices.Clone(rels))
+			}
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// names maps relation names to the catalog's form, without duplicates.
+func names(ns []string) []string {
+	if len(ns) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		if r := relName(n); !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// expand returns rels plus everything m maps them to, without duplicates;
+// rels itself when nothing is added.
+func expand(rels []string, m map[string][]string) []string {
+	var out []string
+	for _, t := range rels {
+		if more := m[t]; len(more) > 0 {
+			if out == nil {
+				out = slices.Clone(rels)
+			}
+			for _, x := range more {
+				if !slices.Contains(out, x) {
+					out = append(out, x)
+				}
+			}
+		}
+	}
+	if out == nil {
+		return rels
+	}
+	return out
+}
+
+func (c *Catalog) equal(o *Catalog) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	return reflect.DeepEqual(c, o)
+}
