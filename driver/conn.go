@@ -22,6 +22,13 @@ var (
 	_ driver.SessionResetter    = (*conn)(nil)
 	_ driver.Validator          = (*conn)(nil)
 	_ driver.NamedValueChecker  = (*conn)(nil)
+
+	// The legacy context-less interfaces, offered exactly when the base
+	// connection has them (tests and tools assert them through sql.Conn.Raw).
+	_ driver.Execer  = connE{}  //nolint:staticcheck // forwarded on purpose
+	_ driver.Queryer = connQ{}  //nolint:staticcheck // forwarded on purpose
+	_ driver.Execer  = connEQ{} //nolint:staticcheck // forwarded on purpose
+	_ driver.Queryer = connEQ{} //nolint:staticcheck // forwarded on purpose
 )
 
 var (
@@ -107,6 +114,62 @@ func newConn(base driver.Conn, c *connector) *conn {
 	return cn
 }
 
+// connE, connQ and connEQ add the legacy driver.Execer and driver.Queryer
+// to a conn whose base has them, so that code asserting them on the value
+// sql.Conn.Raw hands out finds what it would find without yoked. database/sql
+// itself prefers the context versions, which every variant has. Their
+// methods go through the cache like ExecContext and QueryContext.
+type (
+	connE  struct{ *conn }
+	connQ  struct{ *conn }
+	connEQ struct{ *conn }
+)
+
+// public returns cn as database/sql is given it: with the legacy interfaces
+// its base has.
+func (cn *conn) public() driver.Conn {
+	switch {
+	case cn.e != nil && cn.q != nil:
+		return connEQ{cn}
+	case cn.e != nil:
+		return connE{cn}
+	case cn.q != nil:
+		return connQ{cn}
+	}
+	return cn
+}
+
+// yokedConn returns the conn behind v, a value database/sql was given.
+func yokedConn(v any) (*conn, bool) {
+	switch c := v.(type) {
+	case *conn:
+		return c, true
+	case connE:
+		return c.conn, true
+	case connQ:
+		return c.conn, true
+	case connEQ:
+		return c.conn, true
+	}
+	return nil, false
+}
+
+func (c connE) Exec(query string, args []driver.Value) (driver.Result, error) { //nolint:staticcheck
+	return c.ExecContext(context.Background(), query, valuesToNamed(args))
+}
+
+func (c connQ) Query(query string, args []driver.Value) (driver.Rows, error) { //nolint:staticcheck
+	return c.QueryContext(context.Background(), query, valuesToNamed(args))
+}
+
+func (c connEQ) Exec(query string, args []driver.Value) (driver.Result, error) { //nolint:staticcheck
+	return c.ExecContext(context.Background(), query, valuesToNamed(args))
+}
+
+func (c connEQ) Query(query string, args []driver.Value) (driver.Rows, error) { //nolint:staticcheck
+	return c.QueryContext(context.Background(), query, valuesToNamed(args))
+}
+
 // Unwrap returns the base connection. yoked cannot see what is done through
 // it, so the connection stops using the cache, reports itself invalid so
 // that database/sql closes it instead of pooling it, and invalidates the
@@ -121,7 +184,7 @@ func (cn *conn) Unwrap() driver.Conn {
 // Unwrap returns the base connection of a yoked connection, as handed to the
 // function given to sql.Conn.Raw, or v itself when it is not yoked's.
 func Unwrap(v any) any {
-	if cn, ok := v.(*conn); ok {
+	if cn, ok := yokedConn(v); ok {
 		return cn.Unwrap()
 	}
 	return v

@@ -101,7 +101,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	// The schema catalog is read through the first base connection, before
 	// any statement of the connector is planned (retried while it fails).
 	c.loadCatalog(ctx, bc, true)
-	return newConn(bc, c), nil
+	return newConn(bc, c).public(), nil
 }
 
 func (c *connector) Driver() driver.Driver { return c.drv }

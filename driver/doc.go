@@ -22,7 +22,12 @@
 // after the base driver returns and before yoked returns; a transaction's
 // tables are invalidated after the base Commit returns and before yoked's
 // Commit returns; a rolled-back transaction invalidates nothing. A write yoked
-// cannot place invalidates every table of the namespace. Writes that do not go
-// through yoked (another program, a trigger yoked was not told about, a
-// connection obtained with Unwrap) are bounded only by the TTL.
+// cannot place invalidates every table of the namespace. Writes that foreign
+// keys, views and triggers add are read from the schema catalog (a trigger
+// body yoked cannot pin down makes writes to its table invalidate the whole
+// namespace; WithDependencies declares such writes instead), see
+// docs/drivers.md. Writes that do not go through yoked (another program, a
+// schema change another program made since the catalog was read) are bounded
+// only by the TTL; a connection obtained with Unwrap invalidates the whole
+// namespace when it is closed.
 package driver
