@@ -210,8 +210,28 @@ func (op flushOp) preview(ctx context.Context, st *opened, rep *flushReport) err
 		if op.pattern != "" {
 			rep.Note = "over-long keys are stored hashed and are deleted by every pattern flush"
 		}
+		if op.all && !rep.Complete {
+			if rep.Touched, err = countAll(ctx, st); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// countAll counts what flush --all removes: every entry, and every tag that
+// has a version (the namespace's own version, which Tags leaves out, is not
+// counted).
+func countAll(ctx context.Context, st *opened) (int, error) {
+	tags, err := st.store.Tags(ctx, "*", 0)
+	if err != nil {
+		return 0, err
+	}
+	entries, _, _, err := st.store.Usage(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return len(tags) + int(entries), nil
 }
 
 func capList(s []string) []string {
@@ -239,14 +259,28 @@ func (op flushOp) do(ctx context.Context, st *opened, rep *flushReport) error {
 		if strings.HasPrefix(op.key, "sha256:") {
 			return usagef("%s is an over-long key stored hashed: remove it with flush --pattern or --all", op.key)
 		}
+		_, found, err := st.store.Inspect(ctx, op.key)
+		if err != nil {
+			return err
+		}
 		if err := st.store.Delete(ctx, op.key); err != nil {
 			return fmt.Errorf("deleting key: %w", err)
 		}
-		rep.Keys, rep.Touched = []string{op.key}, 1
+		if found {
+			rep.Keys, rep.Touched = []string{op.key}, 1
+		} else {
+			rep.Note = "the key was not stored"
+		}
 	default:
+		// Counted just before: what others store meanwhile goes too, uncounted.
+		n, err := countAll(ctx, st)
+		if err != nil {
+			return err
+		}
 		if err := st.store.Flush(ctx); err != nil {
 			return err
 		}
+		rep.Touched = n
 		rep.Note = "every entry and tag version of the namespace was removed"
 	}
 	return nil

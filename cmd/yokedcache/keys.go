@@ -252,6 +252,19 @@ to store.`,
 			return err
 		}
 		defer st.Close()
+		// The store's Delete does not say which keys were there: look first.
+		deleted, absent := []string{}, []string{}
+		for _, k := range keys {
+			_, found, err := st.store.Inspect(cmd.Context(), k)
+			if err != nil {
+				return fmt.Errorf("reading key: %w", err)
+			}
+			if found {
+				deleted = append(deleted, k)
+			} else {
+				absent = append(absent, k)
+			}
+		}
 		if err := st.store.Delete(cmd.Context(), keys...); err != nil {
 			return fmt.Errorf("deleting keys: %w", err)
 		}
@@ -259,9 +272,18 @@ to store.`,
 			return writeJSON(e.stdout, struct {
 				Namespace string   `json:"namespace"`
 				Deleted   []string `json:"deleted"`
-			}{st.namespace, keys})
+				Absent    []string `json:"absent"`
+			}{st.namespace, deleted, absent})
 		}
-		fmt.Fprintf(e.stdout, "deleted %d key(s) from namespace %q\n", len(keys), st.namespace)
+		fmt.Fprintf(e.stdout, "deleted %d key(s) from namespace %q", len(deleted), st.namespace)
+		if len(absent) > 0 {
+			shown := make([]string, len(absent))
+			for i, k := range absent {
+				shown[i] = showKey(k)
+			}
+			fmt.Fprintf(e.stdout, "; not stored: %s", strings.Join(shown, " "))
+		}
+		fmt.Fprintln(e.stdout)
 		return nil
 	}
 	return cmd

@@ -417,16 +417,42 @@ func TestStoreVerbsAgainstRedis(t *testing.T) {
 		t.Errorf("get table after invalidation: %d %q", r.code, r.stdout)
 	}
 
-	if r := run(opts{}, "delete", "order:9"); r.code != 0 || present("order:9", "table:orders") {
-		t.Errorf("delete: %d %q", r.code, r.stderr)
+	if r := run(opts{}, "delete", "order:9", "nosuchkey"); r.code != 0 || present("order:9", "table:orders") ||
+		!strings.Contains(r.stdout, "deleted 1 key(s)") || !strings.Contains(r.stdout, "not stored: nosuchkey") {
+		t.Errorf("delete order:9 nosuchkey: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := run(opts{}, "delete", "nosuchkey"); r.code != 0 || !strings.Contains(r.stdout, "deleted 0 key(s)") {
+		t.Errorf("delete nosuchkey: %d %q", r.code, r.stdout)
+	}
+	r = run(opts{}, "delete", "order:9", "--format", "json")
+	var del struct{ Deleted, Absent []string }
+	if err := json.Unmarshal([]byte(r.stdout), &del); err != nil || len(del.Deleted) != 0 || fmt.Sprint(del.Absent) != "[order:9]" {
+		t.Errorf("delete of a deleted key, JSON: %+v %v %q", del, err, r.stdout)
+	}
+	if r := run(opts{}, "flush", "--key", "nosuchkey", "--force"); r.code != 0 || !strings.Contains(r.stdout, ": 0 tag(s)/key(s)") {
+		t.Errorf("flush --key nosuchkey: %d %q", r.code, r.stdout)
 	}
 	put("user:3", "table:users")
 	if r := run(opts{}, "flush", "--pattern", "user:*", "--force"); r.code != 0 || present("user:3", "table:users") {
 		t.Errorf("flush --pattern: %d %q", r.code, r.stderr)
 	}
 	put("user:4", "table:users")
-	if r := run(opts{}, "flush", "--all", "--confirm"); r.code != 0 || present("user:4", "table:users") {
-		t.Errorf("flush --all: %d %q", r.code, r.stderr)
+	// The dry run and the flush count the same tags and keys.
+	var dry, done flushReport
+	r = run(opts{}, "flush", "--all", "--dry-run", "--format", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &dry); err != nil || r.code != 0 || dry.Touched == 0 || dry.Touched != len(dry.Tags)+len(dry.Keys) {
+		t.Fatalf("flush --all --dry-run: %v %+v %q", err, dry, r.stderr)
+	}
+	r = run(opts{}, "flush", "--all", "--force", "--format", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &done); err != nil || r.code != 0 || present("user:4", "table:users") {
+		t.Errorf("flush --all: %d %v %q", r.code, err, r.stderr)
+	}
+	if done.Touched != dry.Touched {
+		t.Errorf("flush --all touched %d, the dry run before it listed %d (%v %v)", done.Touched, dry.Touched, dry.Tags, dry.Keys)
+	}
+	put("user:5", "table:users")
+	if r := run(opts{}, "flush", "--all", "--confirm"); r.code != 0 || present("user:5", "table:users") || !strings.Contains(r.stdout, ": 2 tag(s)/key(s)") {
+		t.Errorf("flush --all of one entry and one tag: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	r = run(opts{}, "list", "--format", "json")
 	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed.Keys) != 0 {

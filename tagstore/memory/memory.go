@@ -345,8 +345,14 @@ func (s *Store) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Stats implements tagstore.Store. Entries and Bytes are estimates.
+// Stats implements tagstore.Store. Entries and Bytes are estimates: the
+// cache's pending bookkeeping is applied first, so that both count the same
+// entries when no write runs concurrently (without it Bytes could lag behind
+// Entries, reporting 0 bytes for a stored entry).
 func (s *Store) Stats() tagstore.Stats {
+	if !s.closed.Load() {
+		s.entries.CleanUp()
+	}
 	return tagstore.Stats{
 		Hits:          s.hits.Load(),
 		Misses:        s.misses.Load(),

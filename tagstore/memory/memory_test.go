@@ -470,3 +470,17 @@ func TestConcurrentNoStaleRead(t *testing.T) {
 		t.Error("no hit at all: the test exercised nothing")
 	}
 }
+
+// TestStatsEntriesAndBytesAgree: right after a Set, Stats counts the entry
+// and its bytes together (the cache's size bookkeeping used to lag, showing
+// one entry of 0 bytes).
+func TestStatsEntriesAndBytesAgree(t *testing.T) {
+	for i := range 200 {
+		s := newStore(t, nil)
+		put(t, s, fmt.Sprint("k", i), "v", "table:a")
+		if st := s.Stats(); st.Entries != 1 || st.Bytes <= 0 {
+			t.Fatalf("round %d: Entries %d, Bytes %d after one Set", i, st.Entries, st.Bytes)
+		}
+		_ = s.Close()
+	}
+}
