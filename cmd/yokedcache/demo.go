@@ -28,14 +28,20 @@ func newDemoCmd(e *env) *cobra.Command {
 		Use:   "demo",
 		Short: "Run a small workload on SQLite + the in-memory store and show what the cache did",
 		Long: `demo creates a SQLite file in a temporary directory, opens it through yoked
-(driver yoked+sqlite3, in-memory store) and runs a small shop workload: users
-and orders, repeated primary-key reads and a join, UPDATEs through Exec,
-transactions that commit and one that rolls back. Every read is checked
-against the values the workload wrote, so a stale read fails the demo (exit 1).
+(driver yoked+sqlite3, in-memory store) and tells what the cache does.
 
-It prints hits, misses, hit ratio, invalidations, the reads that skipped the
-cache and why, and the median latency of a cache hit against the same query
-read straight from go-sqlite3: one run on this machine, not a benchmark.`,
+First, step by step with the time of each: a read (miss), the same read
+(hit), an UPDATE (invalidates table:users), the read (miss, the fresh value),
+the read (hit).
+
+Then a small shop workload, counted on its own: --reads random primary-key
+reads and joins, a checking read after each write, UPDATEs through Exec,
+transactions that commit and one that rolls back. Every read is checked
+against the values the workload wrote, so a stale read fails the demo (exit
+1). It prints hits + misses + skipped reads (by reason) = reads,
+invalidations (one per committed write), and the median latency of a cache
+hit against the same query read straight from go-sqlite3: one run on this
+machine, not a benchmark.`,
 		Args: noArgs,
 	}
 	format := addFormat(cmd)
@@ -61,42 +67,63 @@ read straight from go-sqlite3: one run on this machine, not a benchmark.`,
 }
 
 // demoReport is what demo prints; its JSON form is documented in docs/cli.md.
+// The workload's counters are counted from the end of the story: setup and
+// story writes are not in them. Every read of the workload is a hit, a miss
+// or a skip (Hits+Misses+skips = Reads), and every committed write is one
+// invalidation (Invalidations = ExecUpdates+TxCommitted).
 type demoReport struct {
-	Database      string            `json:"database"`
-	Users         int               `json:"users"`
-	Orders        int               `json:"orders"`
-	Reads         int               `json:"reads"`
-	ReadsChecked  int               `json:"reads_checked"`
-	ExecUpdates   int               `json:"exec_updates"`
-	TxCommitted   int               `json:"tx_committed"`
-	TxRolledBack  int               `json:"tx_rolled_back"`
-	Hits          uint64            `json:"hits"`
-	Misses        uint64            `json:"misses"`
-	HitRatio      float64           `json:"hit_ratio"`
-	Stores        uint64            `json:"stores"`
-	Invalidations uint64            `json:"invalidations"`
-	Skips         map[string]uint64 `json:"skips"`
-	LatencyRuns   int               `json:"latency_samples"`
-	HitP50        time.Duration     `json:"hit_p50_ns"`
-	RawP50        time.Duration     `json:"raw_p50_ns"`
+	Database         string            `json:"database"`
+	Users            int               `json:"users"`
+	Orders           int               `json:"orders"`
+	Story            []demoStep        `json:"story"`
+	Reads            int               `json:"reads"`              // every read of the workload, each checked
+	RandomReads      int               `json:"random_reads"`       // --reads: primary-key lookups and joins of random users
+	ReadsAfterWrites int               `json:"reads_after_writes"` // reads that check a write (Reads-RandomReads)
+	ReadsChecked     int               `json:"reads_checked"`      // = Reads: a stale read fails the demo instead
+	ExecUpdates      int               `json:"exec_updates"`
+	TxCommitted      int               `json:"tx_committed"`
+	TxRolledBack     int               `json:"tx_rolled_back"`
+	Hits             uint64            `json:"hits"`
+	Misses           uint64            `json:"misses"`
+	HitRatio         float64           `json:"hit_ratio"`
+	Stores           uint64            `json:"stores"`
+	Invalidations    uint64            `json:"invalidations"`
+	Skips            map[string]uint64 `json:"skips"`
+	LatencyRuns      int               `json:"latency_samples"`
+	HitP50           time.Duration     `json:"hit_p50_ns"`
+	RawP50           time.Duration     `json:"raw_p50_ns"`
+}
+
+// demoStep is one step of the story: a read (miss or hit) or a write.
+type demoStep struct {
+	Action  string        `json:"action"`  // "read" or "write"
+	SQL     string        `json:"sql"`     // with the arguments filled in
+	Outcome string        `json:"outcome"` // "miss", "hit" or "invalidated table:users"
+	Balance int64         `json:"balance"` // user 1's balance the read returned, or after the write
+	Time    time.Duration `json:"time_ns"`
 }
 
 func (r *demoReport) print(w io.Writer) {
 	fmt.Fprintf(w, "yoked demo: SQLite file in a temp dir, opened as yoked+sqlite3 with the in-memory store\n")
-	fmt.Fprintf(w, "workload:   %d users, %d orders; %d reads (primary-key lookups and a join);\n", r.Users, r.Orders, r.Reads)
-	fmt.Fprintf(w, "            %d UPDATEs through Exec, %d committed transactions, %d rolled back\n", r.ExecUpdates, r.TxCommitted, r.TxRolledBack)
-	fmt.Fprintf(w, "checked:    all %d reads returned the latest committed values\n", r.ReadsChecked)
-	fmt.Fprintf(w, "            (each write invalidates the cached reads of the tables it wrote: table:users, table:orders)\n\n")
-	fmt.Fprintf(w, "  hits           %8d\n", r.Hits)
-	fmt.Fprintf(w, "  misses         %8d\n", r.Misses)
-	fmt.Fprintf(w, "  hit ratio      %7.1f%%\n", 100*r.HitRatio)
-	fmt.Fprintf(w, "  stored         %8d\n", r.Stores)
-	fmt.Fprintf(w, "  invalidations  %8d\n", r.Invalidations)
-	var total uint64
-	for _, n := range r.Skips {
-		total += n
+	fmt.Fprintf(w, "            %d users, %d orders\n\n", r.Users, r.Orders)
+	fmt.Fprintf(w, "step by step, one user's balance:\n")
+	for i, st := range r.Story {
+		fmt.Fprintf(w, "  %d. %-5s  %-24s  balance %-6d %10v   %s\n", i+1, st.Action, st.Outcome, st.Balance, st.Time.Round(time.Microsecond/10), st.SQL)
 	}
-	fmt.Fprintf(w, "  skipped cache  %8d%s\n\n", total, skipSummary(r.Skips))
+	fmt.Fprintf(w, "\nthen a workload (counted from here on):\n")
+	fmt.Fprintf(w, "  %d reads: %d random primary-key lookups and joins, %d reads checking a write\n", r.Reads, r.RandomReads, r.ReadsAfterWrites)
+	fmt.Fprintf(w, "  %d UPDATEs through Exec, %d committed transactions, %d rolled back\n", r.ExecUpdates, r.TxCommitted, r.TxRolledBack)
+	fmt.Fprintf(w, "  checked: all %d reads returned the latest committed values\n\n", r.ReadsChecked)
+	var skipped uint64
+	for _, n := range r.Skips {
+		skipped += n
+	}
+	fmt.Fprintf(w, "  hits           %8d\n", r.Hits)
+	fmt.Fprintf(w, "  misses         %8d   (%d stored)\n", r.Misses, r.Stores)
+	fmt.Fprintf(w, "  skipped cache  %8d%s\n", skipped, skipSummary(r.Skips))
+	fmt.Fprintf(w, "  = reads        %8d   hit ratio %.1f%% of the cacheable reads\n", r.Hits+r.Misses+skipped, 100*r.HitRatio)
+	fmt.Fprintf(w, "  invalidations  %8d   (one per committed write: %d UPDATEs + %d transactions; the rollback invalidates nothing)\n\n",
+		r.Invalidations, r.ExecUpdates, r.TxCommitted)
 	fmt.Fprintf(w, "median latency of one primary-key read, %d samples each (one run on this machine):\n", r.LatencyRuns)
 	fmt.Fprintf(w, "  yoked, cache hit   %10v\n", r.HitP50)
 	fmt.Fprintf(w, "  raw go-sqlite3     %10v", r.RawP50)
@@ -177,7 +204,12 @@ func runDemo(ctx context.Context, nUsers, nReads int) (*demoReport, error) {
 	if err := s.setup(ctx); err != nil {
 		return nil, fmt.Errorf("demo: setting up the database: %w", err)
 	}
-	rep := &demoReport{Database: "sqlite3", Users: nUsers, Orders: 3 * nUsers, Reads: nReads}
+	rep := &demoReport{Database: "sqlite3", Users: nUsers, RandomReads: nReads}
+	if rep.Story, err = s.story(ctx, cache); err != nil {
+		return nil, err
+	}
+	before := cache.Stats()
+	s.checked = 0
 	rng := rand.New(rand.NewPCG(1, 2))
 	hot := max(1, min(nUsers, 20)) // a small hot set, as real traffic has
 	writeEvery := max(10, nReads/20)
@@ -224,16 +256,18 @@ func runDemo(ctx context.Context, nUsers, nReads int) (*demoReport, error) {
 	}
 
 	st := cache.Stats()
-	rep.ReadsChecked = s.checked
+	rep.Reads, rep.ReadsChecked = s.checked, s.checked
+	rep.ReadsAfterWrites = s.checked - nReads
 	rep.Orders = int(sum(s.orders))
-	rep.Hits, rep.Misses, rep.Stores, rep.Invalidations = st.Hits, st.Misses, st.Stores, st.Invalidations
-	if n := st.Hits + st.Misses; n > 0 {
-		rep.HitRatio = float64(st.Hits) / float64(n)
+	rep.Hits, rep.Misses = st.Hits-before.Hits, st.Misses-before.Misses
+	rep.Stores, rep.Invalidations = st.Stores-before.Stores, st.Invalidations-before.Invalidations
+	if n := rep.Hits + rep.Misses; n > 0 {
+		rep.HitRatio = float64(rep.Hits) / float64(n)
 	}
 	rep.Skips = map[string]uint64{}
 	for k, v := range st.Skips {
-		if v > 0 {
-			rep.Skips[k] = v
+		if d := v - before.Skips[k]; d > 0 {
+			rep.Skips[k] = d
 		}
 	}
 	rep.LatencyRuns = min(max(nReads/2, 200), 2000)
@@ -242,6 +276,57 @@ func runDemo(ctx context.Context, nUsers, nReads int) (*demoReport, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// story reads user 1 twice, credits it, and reads it twice again, timing
+// each step and telling from the cache's counters whether a read was a hit.
+func (s *shop) story(ctx context.Context, cache *yoked.Cache) ([]demoStep, error) {
+	const id, credit = 1, 250
+	read := func() (demoStep, error) {
+		before := cache.Stats()
+		t0 := time.Now()
+		err := s.checkUser(ctx, s.db, id)
+		d := time.Since(t0)
+		after := cache.Stats()
+		st := demoStep{Action: "read", SQL: strings.Replace(qUser, "?", fmt.Sprint(id), 1), Balance: s.balance[id-1], Time: d}
+		switch {
+		case after.Hits == before.Hits+1:
+			st.Outcome = "hit"
+		case after.Misses == before.Misses+1:
+			st.Outcome = "miss"
+		default:
+			st.Outcome = "not cached"
+		}
+		return st, err
+	}
+	var steps []demoStep
+	for i := range 5 {
+		if i == 2 {
+			before := cache.Stats().Invalidations
+			t0 := time.Now()
+			if _, err := s.db.ExecContext(ctx, `UPDATE users SET balance = balance + ? WHERE id = ?`, credit, id); err != nil {
+				return nil, err
+			}
+			d := time.Since(t0)
+			s.balance[id-1] += credit
+			out := "no invalidation"
+			if cache.Stats().Invalidations == before+1 {
+				out = "invalidated table:users"
+			}
+			steps = append(steps, demoStep{Action: "write", Outcome: out, Balance: s.balance[id-1], Time: d,
+				SQL: fmt.Sprintf("UPDATE users SET balance = balance + %d WHERE id = %d", credit, id)})
+			continue
+		}
+		st, err := read()
+		if err != nil {
+			return nil, err
+		}
+		if i == 3 {
+			st.Outcome += " (fresh value)"
+		}
+		steps = append(steps, st)
+	}
+	return steps, nil
 }
 
 func sum(v []int64) int64 {

@@ -168,6 +168,27 @@ func TestDemo(t *testing.T) {
 	if rep.ReadsChecked < 300 || rep.TxRolledBack < 1 || rep.ExecUpdates < 1 {
 		t.Errorf("demo workload too small: %+v", rep)
 	}
+	var skipped uint64
+	for _, n := range rep.Skips {
+		skipped += n
+	}
+	if rep.Hits+rep.Misses+skipped != uint64(rep.Reads) || rep.ReadsChecked != rep.Reads || rep.RandomReads != 300 || rep.ReadsAfterWrites != rep.Reads-300 {
+		t.Errorf("reads do not add up: hits %d + misses %d + skips %d vs reads %d (checked %d, random %d, after writes %d)",
+			rep.Hits, rep.Misses, skipped, rep.Reads, rep.ReadsChecked, rep.RandomReads, rep.ReadsAfterWrites)
+	}
+	if rep.Invalidations != uint64(rep.ExecUpdates+rep.TxCommitted) {
+		t.Errorf("invalidations %d, want one per committed write: %d UPDATEs + %d transactions", rep.Invalidations, rep.ExecUpdates, rep.TxCommitted)
+	}
+	var story []string
+	for _, st := range rep.Story {
+		story = append(story, st.Action+" "+st.Outcome+" "+fmt.Sprint(st.Balance))
+		if st.Time <= 0 {
+			t.Errorf("story step %+v has no time", st)
+		}
+	}
+	if got, want := strings.Join(story, "; "), "read miss 1000; read hit 1000; write invalidated table:users 1250; read miss (fresh value) 1250; read hit 1250"; got != want {
+		t.Errorf("story:\n got %s\nwant %s", got, want)
+	}
 	if rep.Skips["in_transaction"] == 0 {
 		t.Errorf("reads inside transactions were not counted as skips: %v", rep.Skips)
 	}
@@ -175,7 +196,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("latencies not measured: %v %v", rep.HitP50, rep.RawP50)
 	}
 	r = runCmd(t, opts{}, "demo", "--rows", "10", "--reads", "50")
-	for _, want := range []string{"hits", "misses", "hit ratio", "invalidations", "skipped cache", "raw go-sqlite3", "one run on this machine"} {
+	for _, want := range []string{"step by step", "2. read   hit", "3. write  invalidated table:users", "4. read   miss (fresh value)",
+		"hits", "misses", "hit ratio", "invalidations", "skipped cache", "= reads", "raw go-sqlite3", "one run on this machine"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo table output lacks %q:\n%s", want, r.stdout)
 		}
