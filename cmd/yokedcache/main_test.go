@@ -522,3 +522,17 @@ func TestBenchSQLite(t *testing.T) {
 		t.Errorf("speed-up %v", rep.SpeedUp)
 	}
 }
+
+// TestUnixSocketURL: --redis-url takes unix:// as its help says.
+func TestUnixSocketURL(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "redis.sock")
+	testenv.StartRedis(t, "--unixsocket", sock, "--unixsocketperm", "700")
+	r := runCmd(t, opts{}, "ping", "--redis-url", "unix://"+sock)
+	if r.code != 0 || !strings.Contains(r.stdout, sock) {
+		t.Errorf("ping over unix://%s: %d %q %q", sock, r.code, r.stdout, r.stderr)
+	}
+	r = runCmd(t, opts{}, "ping", "--help")
+	if !strings.Contains(r.stdout, "unix://") {
+		t.Errorf("--redis-url help does not name unix://:\n%s", r.stdout)
+	}
+}

@@ -23,7 +23,7 @@ type storeFlags struct {
 
 func addStoreFlags(cmd *cobra.Command) *storeFlags {
 	f := &storeFlags{}
-	cmd.Flags().StringVar(&f.url, "redis-url", "", "store URL: redis://, rediss://, redis-cluster:// (default $YOKED_STORE)")
+	cmd.Flags().StringVar(&f.url, "redis-url", "", "store URL: redis://, rediss://, redis-cluster://, unix:///path/to/redis.sock (default $YOKED_STORE)")
 	cmd.Flags().StringVar(&f.namespace, "namespace", "", "store namespace (default $YOKED_NAMESPACE, else \"default\")")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Second, "how long to wait for the store on each operation")
 	return f
