@@ -31,6 +31,10 @@ var _ tagstore.Codec = resultCodec{}
 //	    dbType, length, precision, scale varints, flags uvarint
 //	nrows uvarint, then ncols values per row: a tag byte and its payload
 //
+// Values are the driver.Value types and the other numeric types base drivers
+// return (float32, uint64, int, int8…int32, uint, uint8…uint32); each comes
+// back as the type it went in. Tags added later leave older encodings valid.
+//
 // Unmarshal checks every count and length against the bytes left, so it
 // allocates in proportion to its input; it rejects trailing bytes, unknown
 // tags, scan types not registered in this process and zones it cannot load.
@@ -49,6 +53,19 @@ const (
 	tagNilBytes // []byte(nil), distinct from nil
 	tagString
 	tagTime
+	// Types outside driver.Value that base drivers return all the same
+	// (go-sql-driver/mysql: float32 for FLOAT, uint64 for BIGINT UNSIGNED),
+	// kept so that a hit gives back the very type of the miss.
+	tagFloat32
+	tagUint64
+	tagInt
+	tagInt8
+	tagInt16
+	tagInt32
+	tagUint
+	tagUint8
+	tagUint16
+	tagUint32
 )
 
 // Zone kinds of a time value.
@@ -173,8 +190,28 @@ func appendValue(b []byte, v driver.Value) ([]byte, error) {
 		return appendString(append(b, tagString), v), nil
 	case time.Time:
 		return appendTime(b, v)
+	case float32:
+		return binary.LittleEndian.AppendUint32(append(b, tagFloat32), math.Float32bits(v)), nil
+	case uint64:
+		return binary.AppendUvarint(append(b, tagUint64), v), nil
+	case int:
+		return binary.AppendVarint(append(b, tagInt), int64(v)), nil
+	case int8:
+		return binary.AppendVarint(append(b, tagInt8), int64(v)), nil
+	case int16:
+		return binary.AppendVarint(append(b, tagInt16), int64(v)), nil
+	case int32:
+		return binary.AppendVarint(append(b, tagInt32), int64(v)), nil
+	case uint:
+		return binary.AppendUvarint(append(b, tagUint), uint64(v)), nil
+	case uint8:
+		return binary.AppendUvarint(append(b, tagUint8), uint64(v)), nil
+	case uint16:
+		return binary.AppendUvarint(append(b, tagUint16), uint64(v)), nil
+	case uint32:
+		return binary.AppendUvarint(append(b, tagUint32), uint64(v)), nil
 	}
-	return nil, fmt.Errorf("value of type %T is not a driver.Value", v)
+	return nil, fmt.Errorf("value of type %T is not cacheable", v)
 }
 
 func appendTime(b []byte, t time.Time) ([]byte, error) {
@@ -389,9 +426,54 @@ func (d *decoder) value() driver.Value {
 		return d.string()
 	case tagTime:
 		return d.time()
+	case tagFloat32:
+		if d.left() < 4 {
+			d.fail()
+			return nil
+		}
+		d.off += 4
+		return math.Float32frombits(binary.LittleEndian.Uint32(d.b[d.off-4:]))
+	case tagUint64:
+		return d.uvarint()
+	case tagInt:
+		return int(d.ranged(math.MinInt, math.MaxInt))
+	case tagInt8:
+		return int8(d.ranged(math.MinInt8, math.MaxInt8))
+	case tagInt16:
+		return int16(d.ranged(math.MinInt16, math.MaxInt16))
+	case tagInt32:
+		return int32(d.ranged(math.MinInt32, math.MaxInt32))
+	case tagUint:
+		return uint(d.uranged(math.MaxUint))
+	case tagUint8:
+		return uint8(d.uranged(math.MaxUint8))
+	case tagUint16:
+		return uint16(d.uranged(math.MaxUint16))
+	case tagUint32:
+		return uint32(d.uranged(math.MaxUint32))
 	}
 	d.fail()
 	return nil
+}
+
+// ranged reads a varint that must lie in [lo, hi].
+func (d *decoder) ranged(lo, hi int64) int64 {
+	v := d.varint()
+	if v < lo || v > hi {
+		d.fail()
+		return 0
+	}
+	return v
+}
+
+// uranged reads a uvarint that must not exceed hi.
+func (d *decoder) uranged(hi uint64) uint64 {
+	v := d.uvarint()
+	if v > hi {
+		d.fail()
+		return 0
+	}
+	return v
 }
 
 func (d *decoder) time() driver.Value {

@@ -34,6 +34,9 @@ func sameValue(a, b driver.Value) bool {
 	case float64:
 		b, ok := b.(float64)
 		return ok && math.Float64bits(a) == math.Float64bits(b)
+	case float32:
+		b, ok := b.(float32)
+		return ok && math.Float32bits(a) == math.Float32bits(b)
 	case []byte:
 		b, ok := b.([]byte)
 		return ok && (a == nil) == (b == nil) && bytes.Equal(a, b)
@@ -130,6 +133,17 @@ func TestCodecRoundTripValues(t *testing.T) {
 		{"time named zone, other side of DST", at.Add(-24 * time.Hour).In(mustZone(t, "Europe/Paris"))},
 		{"time Etc zone", at.In(mustZone(t, "Etc/GMT+5"))},
 		{"time year 1", time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)},
+		{"float32", float32(1.1)},
+		{"float32 NaN", float32(math.NaN())},
+		{"uint64 max", uint64(math.MaxUint64)},
+		{"int", int(math.MinInt)},
+		{"int8", int8(math.MinInt8)},
+		{"int16", int16(math.MaxInt16)},
+		{"int32", int32(math.MinInt32)},
+		{"uint", uint(math.MaxUint)},
+		{"uint8", uint8(math.MaxUint8)},
+		{"uint16", uint16(math.MaxUint16)},
+		{"uint32", uint32(math.MaxUint32)},
 		{"time year 9999", time.Date(9999, 12, 31, 23, 59, 59, 999999999, mustZone(t, "Asia/Kolkata"))},
 	}
 	for _, tt := range tests {
@@ -223,7 +237,7 @@ func TestCodecMarshalErrors(t *testing.T) {
 	}{
 		{"not a result", "x"},
 		{"nil result", (*result)(nil)},
-		{"int32 value", oneColumn(int32(1))},
+		{"complex value", oneColumn(complex(1, 2))},
 		{"struct value", oneColumn(unsupported{})},
 		{"short row", &result{cols: []string{"a", "b"}, rows: [][]driver.Value{{int64(1)}}}},
 		{"long row", &result{cols: []string{"a"}, rows: [][]driver.Value{{int64(1), int64(2)}}}},
@@ -326,6 +340,9 @@ func TestCodecUnmarshalRejects(t *testing.T) {
 		{"rows without columns", []byte{codecVersion, 0, 0, 0, 5}, "corrupt"},
 		{"bad value tag", []byte{codecVersion, 0, 1, 0, 1, 'a', 1, 99}, "corrupt"},
 		{"nanoseconds out of range", []byte{codecVersion, 0, 1, 0, 1, 'a', 1, tagTime, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, zoneUTC}, "corrupt"},
+		{"int8 out of range", []byte{codecVersion, 0, 1, 0, 1, 'a', 1, tagInt8, 0x90, 0x03}, "corrupt"},
+		{"uint16 out of range", []byte{codecVersion, 0, 1, 0, 1, 'a', 1, tagUint16, 0x80, 0x80, 0x04}, "corrupt"},
+		{"short float32", []byte{codecVersion, 0, 1, 0, 1, 'a', 1, tagFloat32, 0, 0, 0}, "corrupt"},
 		{"bad zone kind", []byte{codecVersion, 0, 1, 0, 1, 'a', 1, tagTime, 0, 0, 9}, "corrupt"},
 		{"Local by name", []byte{codecVersion, 0, 1, 0, 1, 'a', 1, tagTime, 0, 0, zoneNamed, 5, 'L', 'o', 'c', 'a', 'l'}, "time zone"},
 		{"unknown flags", []byte{codecVersion, 0, 1, 1, 1, 'a', 0, 0, 0, 0, 0, 0x80, 0x02, 0}, "corrupt"},
@@ -390,7 +407,11 @@ func genResult(r *rand.Rand) *result {
 	for range r.IntN(8) {
 		row := make([]driver.Value, ncols)
 		for j := range row {
-			switch r.IntN(8) {
+			switch r.IntN(10) {
+			case 8:
+				row[j] = math.Float32frombits(r.Uint32())
+			case 9:
+				row[j] = r.Uint64()
 			case 0:
 				row[j] = nil
 			case 1:

@@ -67,6 +67,8 @@ type conn struct {
 	unwrapped bool
 
 	keyBuf []byte
+	// skipped: the last read missed and the base answered driver.ErrSkip.
+	skipped *skippedRead
 
 	// plans is a small per-connection plan cache in front of the
 	// connector's: no locks on the hit path. planEpoch is the planner epoch

@@ -420,6 +420,67 @@ func TestE2EColumnTypesEqualOnHitAndMiss(t *testing.T) {
 // unless interpolateParams is set; database/sql then prepares the statement,
 // and the read must still be cached and invalidated.
 func TestE2EMySQLErrSkipPath(t *testing.T) {
+	forEachInterpolate(t, true, func(t *testing.T, e *e2e) {
+		q := `SELECT name FROM users WHERE id = ?`
+		before := e.cache.Stats()
+		e.want("miss", e.str(e.db, q, 1), "ada")
+		after := e.cache.Stats()
+		// One read: one miss counted, one store lookup, even when the
+		// base answered driver.ErrSkip and database/sql ran it again.
+		if m := after.Misses - before.Misses; m != 1 {
+			t.Fatalf("one read counted %d misses", m)
+		}
+		if l := after.Store.Misses + after.Store.Hits - before.Store.Misses - before.Store.Hits; l != 1 {
+			t.Fatalf("one read made %d store lookups", l)
+		}
+		e.hit(func() { e.want("hit", e.str(e.db, q, 1), "ada") })
+		e.exec(e.db, `UPDATE users SET name = ? WHERE id = ?`, "ann", 1)
+		e.want("after write", e.str(e.db, q, 1), "ann")
+		e.hit(func() { e.str(e.db, q, 1) })
+	})
+}
+
+// go-sql-driver/mysql returns float32 for FLOAT and uint64 for BIGINT
+// UNSIGNED (GORM's uint ids) through the binary protocol: such reads are
+// cached and a hit gives back the same types and values as the base.
+func TestE2EMySQLFloatAndUnsigned(t *testing.T) {
+	forEachInterpolate(t, false, func(t *testing.T, e *e2e) {
+		e.rawExec(`CREATE TABLE nums (id BIGINT UNSIGNED PRIMARY KEY, f FLOAT, d DOUBLE, u INT UNSIGNED, s SMALLINT, ti TINYINT UNSIGNED)`)
+		e.rawExec(`INSERT INTO nums VALUES (18446744073709551615, 1.1, 2.2, 4294967295, -32768, 255), (1, NULL, -0.5, 0, 7, 0)`)
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`SELECT id, f, d, u, s, ti FROM nums WHERE id > ? ORDER BY id`, []any{0}},
+			{`SELECT id, f, d, u, s, ti FROM nums ORDER BY id`, nil},
+		} {
+			read := func(db *sql.DB) [][]any {
+				rows, err := db.Query(q.sql, q.args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				return scanAll(t, rows)
+			}
+			raw := read(e.raw)
+			miss := read(e.db)
+			var hit [][]any
+			e.hit(func() { hit = read(e.db) })
+			for name, got := range map[string][][]any{"miss": miss, "hit": hit} {
+				if !reflect.DeepEqual(got, raw) {
+					t.Errorf("%s %s:\n got %#v\nwant %#v", q.sql, name, got, raw)
+				}
+			}
+		}
+		if s := e.cache.Stats().Skips["value_type"]; s != 0 {
+			t.Fatalf("%d reads not cached for their value types", s)
+		}
+	})
+}
+
+// forEachInterpolate runs f on a fresh MySQL database (filled when fill),
+// with and without interpolateParams.
+func forEachInterpolate(t *testing.T, fill bool, f func(t *testing.T, e *e2e)) {
 	b := backends[3]
 	for _, interpolate := range []bool{false, true} {
 		t.Run(fmt.Sprint("interpolateParams=", interpolate), func(t *testing.T) {
@@ -427,13 +488,7 @@ func TestE2EMySQLErrSkipPath(t *testing.T) {
 			if interpolate {
 				dsn += "&interpolateParams=true"
 			}
-			e := b.openDSN(t, dsn, true)
-			q := `SELECT name FROM users WHERE id = ?`
-			e.want("miss", e.str(e.db, q, 1), "ada")
-			e.hit(func() { e.want("hit", e.str(e.db, q, 1), "ada") })
-			e.exec(e.db, `UPDATE users SET name = ? WHERE id = ?`, "ann", 1)
-			e.want("after write", e.str(e.db, q, 1), "ann")
-			e.hit(func() { e.str(e.db, q, 1) })
+			f(t, b.openDSN(t, dsn, fill))
 		})
 	}
 }

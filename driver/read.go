@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"strings"
 	"time"
 
@@ -44,7 +45,13 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 	key := string(kb)
 	store := c.cache.store
 	var stamp tagstore.Stamp
-	if o != nil && o.refresh {
+	if sk := cn.skipped; sk != nil && sk.key == key {
+		// database/sql runs this read again through a prepared statement
+		// after the base answered driver.ErrSkip: the store was asked already
+		// and said miss. Its stamp, older than this run, is still safe.
+		cn.skipped = nil
+		stamp = sk.stamp
+	} else if o != nil && o.refresh {
 		st, err := store.Stamp(ctx, tags)
 		if err != nil {
 			stats.skip(skipStore)
@@ -71,11 +78,17 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 		}
 		stamp = st
 	}
+	cn.skipped = nil
+	rows, err := run()
+	if errors.Is(err, driver.ErrSkip) {
+		// Not run: the miss is counted once, when database/sql retries.
+		cn.skipped = &skippedRead{key: key, stamp: stamp}
+		return rows, err
+	}
 	stats.misses.Add(1)
 	for _, tc := range p.tables {
 		tc.misses.Add(1)
 	}
-	rows, err := run()
 	if err != nil {
 		return rows, err
 	}
@@ -84,6 +97,14 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 		ttl = o.ttl
 	}
 	return newRecRows(rows, cn.c, key, stamp, ttl), nil
+}
+
+// skippedRead is a miss the base answered with driver.ErrSkip (go-sql-driver/mysql
+// without interpolateParams): database/sql prepares the statement and runs it
+// at once on the same connection, and that run reuses the lookup.
+type skippedRead struct {
+	key   string
+	stamp tagstore.Stamp
 }
 
 // bypassReason says why a read must not use the cache, or "" when it may.

@@ -223,7 +223,10 @@ func (r *recRows) record(dest []driver.Value, err error) {
 		size := 24
 		for i, v := range dest {
 			switch x := v.(type) {
-			case nil, int64, float64, bool:
+			case nil, int64, float64, bool, float32, uint64, int, int8, int16, int32, uint, uint8, uint16, uint32:
+				// Base drivers return more than driver.Value
+				// (go-sql-driver/mysql: float32, uint64); the codec keeps
+				// each type.
 				row[i] = x
 				size += 16
 			case []byte:
