@@ -110,6 +110,9 @@ type Statement struct {
 	// Functions are the function names called (lower case), for callers that
 	// classify user functions against a catalog.
 	Functions []string `json:"functions,omitempty"`
+	// Pins are the rows the statement is confined to, per table (see Pin);
+	// none when the dialect cannot tell.
+	Pins []Pin `json:"pins,omitempty"`
 }
 
 // Parser turns SQL text into a Statement. Implementations are safe for

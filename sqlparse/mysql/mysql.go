@@ -91,5 +91,7 @@ func Summarize(stmts []ast.StmtNode, o Options) sqlparse.Statement {
 	for _, s := range stmts {
 		w.stmt(s)
 	}
-	return w.finish(len(stmts))
+	st := w.finish(len(stmts))
+	st.Pins = pins(stmts, &o)
+	return st
 }

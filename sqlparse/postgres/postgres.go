@@ -33,7 +33,9 @@ func (parser) Parse(sql string) (st sqlparse.Statement) {
 	for _, raw := range tree.GetStmts() {
 		a.stmt(raw.GetStmt())
 	}
-	return a.finish(len(tree.GetStmts()))
+	st = a.finish(len(tree.GetStmts()))
+	st.Pins = pins(tree.GetStmts())
+	return st
 }
 
 // fallback answers for text the grammar rejected.

@@ -101,7 +101,7 @@ func (p *Parser) stmt(s []token) sqlparse.Statement {
 	if !ok {
 		return sqlparse.Statement{} // Parsed=false: the caller scans
 	}
-	return p.grammar.Parse(text)
+	return dropUnfaithfulPins(p.grammar.Parse(text), s)
 }
 
 // rewrite turns a statement into MySQL's grammar: parameters become ?,

@@ -72,3 +72,18 @@ func BenchmarkInvalidateTags(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLookupHitSerial is one goroutine's hit, as on a database/sql
+// connection: the store's own cost without contention.
+func BenchmarkLookupHitSerial(b *testing.B) {
+	s := newStore(b, nil)
+	put(b, s, "SELECT * FROM users WHERE id = ?\x001", "row", "table:users")
+	ctx := context.Background()
+	tags := []string{"table:users"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, hit, _, _ := s.Lookup(ctx, "SELECT * FROM users WHERE id = ?\x001", tags); !hit {
+			b.Fatal("miss")
+		}
+	}
+}
