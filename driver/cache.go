@@ -114,7 +114,7 @@ const (
 	skipValueType  = "value_type"
 )
 
-var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipTooLarge, skipIncomplete, skipValueType, skipUnscoped}
+var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipTooLarge, skipIncomplete, skipValueType, skipUnscoped, skipUnidentified}
 
 type counters struct {
 	hits, misses, stores, invalidations atomic.Uint64

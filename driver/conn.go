@@ -53,6 +53,11 @@ type conn struct {
 
 	tx *tx // the transaction begun through BeginTx, if any
 
+	// identity is the database this connection reached, the first part of
+	// its cache keys (identity.go); "" when it could not be established:
+	// its reads then bypass the cache.
+	identity string
+
 	// tainted: the session state was changed (SET, USE, PRAGMA, temporary
 	// table, a transaction begun by hand, Unwrap): the connection neither reads
 	// nor fills the cache until it is closed.

@@ -2,14 +2,12 @@ package driver
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/sqlparse/dialect"
@@ -26,7 +24,10 @@ type connector struct {
 	base     driver.Connector
 	baseName string
 	cfg      Config
-	identity string
+	// idBase is the part of every connection's identity that does not
+	// come from the server (see identity.go).
+	idBase   string
+	idWarned atomic.Bool
 	dialect  string
 	planner  *planner
 	cache    *Cache
@@ -46,23 +47,12 @@ type boundDriver struct {
 	c *connector
 }
 
-func identityOf(name, dsn string) string {
-	sum := sha256.Sum256([]byte(dsn))
-	return name + ":" + hex.EncodeToString(sum[:16])
-}
-
-func newConnector(base driver.Connector, baseName, identity string, opts []Option) (*connector, error) {
+// newConnector returns the connector of a DB; idBase is the part of the
+// identity its opener knows (identityOf for a DSN, the base name for OpenDB).
+func newConnector(base driver.Connector, baseName, idBase string, opts []Option) (*connector, error) {
 	cfg, err := resolveConfig(opts)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Identity != "" {
-		identity = cfg.Identity
-	}
-	if identity == "" {
-		var b [16]byte
-		rand.Read(b[:])
-		identity = baseName + ":" + hex.EncodeToString(b[:])
 	}
 	d := cfg.Dialect
 	if d == "" {
@@ -83,7 +73,7 @@ func newConnector(base driver.Connector, baseName, identity string, opts []Optio
 		base:     base,
 		baseName: baseName,
 		cfg:      cfg,
-		identity: identity,
+		idBase:   idBase,
 		dialect:  sqlparse.NormalizeDialect(d),
 		cache:    cacheFor(store, &cfg),
 		disabled: cfg.Disabled,
@@ -98,10 +88,14 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	cn := newConn(bc, c)
+	if !c.disabled {
+		cn.identity = c.identify(ctx, bc)
+	}
 	// The schema catalog is read through the first base connection, before
 	// any statement of the connector is planned (retried while it fails).
 	c.loadCatalog(ctx, bc, true)
-	return newConn(bc, c).public(), nil
+	return cn.public(), nil
 }
 
 func (c *connector) Driver() driver.Driver { return c.drv }
@@ -126,12 +120,13 @@ func Open(baseName, dsn string, opts ...Option) (*sql.DB, error) {
 }
 
 // OpenDB opens a DB on a base connector (for example pgx's
-// stdlib.GetConnector, which keeps its options), through yoked. Without
-// WithIdentity, entries are keyed by a random identity of this DB: they are
-// not shared with other DBs, but invalidations still are.
+// stdlib.GetConnector, which keeps its options), through yoked. Entries are
+// keyed by what each connection reached (server, database, user, settings;
+// see WithIdentity), so DBs of any process that reach the same database
+// through the same base driver share them.
 func OpenDB(base driver.Connector, opts ...Option) (*sql.DB, error) {
 	name := driverName(base.Driver())
-	c, err := newConnector(base, name, "", opts)
+	c, err := newConnector(base, name, name, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -37,10 +37,14 @@ func WithMaxResultBytes(n int) Option { return func(c *Config) { c.MaxResultByte
 // base driver whose name does not say it.
 func WithDialect(d string) Option { return func(c *Config) { c.Dialect = d } }
 
-// WithIdentity sets the database identity that cache keys carry. By default
-// it is derived from the base driver name and the DSN (the password never
-// appears in keys). Set it when two processes open the same database with
-// different DSNs, or when opening through OpenDB, so that they share entries.
+// WithIdentity sets the database identity that cache keys carry, as given:
+// no identity query is sent. By default each connection's identity is built
+// from what it reached (server, database, user, result-shaping settings, the
+// absolute SQLite file; see docs/configuration.md), plus the base driver
+// name and a hash of the DSN for Open (the password never appears in keys).
+// Use it for a base that cannot answer the identity query (a mock), or to
+// share entries between DSNs that differ; id must then differ for every
+// database, user and setting that changes what a read returns.
 func WithIdentity(id string) Option { return func(c *Config) { c.Identity = id } }
 
 // WithLogger sets the logger (default: discard). yoked logs nothing on the hit path.

@@ -32,7 +32,7 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 			tags = append(append(make([]string, 0, len(tags)+len(o.tags)), tags...), o.tags...)
 		}
 	}
-	kb, ok := appendKey(cn.keyBuf[:0], c.identity, scope, query, args)
+	kb, ok := appendKey(cn.keyBuf[:0], cn.identity, scope, query, args)
 	cn.keyBuf = kb
 	if !ok {
 		stats.skip(skipArgs)
@@ -114,6 +114,8 @@ func (cn *conn) bypassReason(ctx context.Context, p *plan) string {
 		return skipTx
 	case cn.tainted:
 		return skipTainted
+	case cn.identity == "":
+		return skipUnidentified
 	case !p.stmt.Cacheable:
 		return skipNotCached
 	}

@@ -37,7 +37,9 @@ func (s *recStore) InvalidateTags(ctx context.Context, tags ...string) error {
 
 func openMock(t *testing.T, opts ...func(*sqlmockOpts)) (*sql.DB, sqlmock.Sqlmock, *recStore) {
 	t.Helper()
-	registerMock.Do(func() { yoked.Register("sqlmock", yoked.WithDialect("sqlite"), yoked.WithoutCatalog()) })
+	registerMock.Do(func() {
+		yoked.Register("sqlmock", yoked.WithDialect("sqlite"), yoked.WithoutCatalog(), yoked.WithIdentity("sqlmock"))
+	})
 	dsn := fmt.Sprintf("yoked-%s", t.Name())
 	var o sqlmockOpts
 	for _, f := range opts {
