@@ -90,9 +90,11 @@ func lex(sql string) (toks []token, ok bool) {
 			kind = tWord
 		default:
 			i++
-			if i < len(sql) {
+			if strings.HasPrefix(sql[start:], "->>") {
+				i += 2
+			} else if i < len(sql) {
 				switch sql[start : i+1] {
-				case "<=", ">=", "<>", "!=", "==", "||", "<<", ">>":
+				case "<=", ">=", "<>", "!=", "==", "||", "<<", ">>", "->":
 					i++
 				}
 			}

@@ -5,25 +5,15 @@ import (
 	"strings"
 
 	"github.com/yokedcache/yoked/sqlparse"
-	"github.com/yokedcache/yoked/sqlparse/mysql"
 )
 
 // Parser is the SQLite Parser. It is safe for concurrent use.
-type Parser struct {
-	grammar *mysql.Parser
-}
+type Parser struct{}
 
 var _ sqlparse.Parser = (*Parser)(nil)
 
 // New returns the SQLite Parser.
-func New() sqlparse.Parser {
-	return &Parser{grammar: mysql.NewWithOptions(mysql.Options{
-		ANSIQuotes:         true,
-		NoBackslashEscapes: true,
-		Volatile:           volatile,
-		Table:              table,
-	})}
-}
+func New() sqlparse.Parser { return &Parser{} }
 
 // Parse summarises sql, one ';'-separated statement at a time. It never
 // panics; text it cannot read is answered by sqlparse.Scan.
@@ -43,7 +33,7 @@ func (p *Parser) Parse(sql string) (st sqlparse.Statement) {
 	}
 	var parts []sqlparse.Statement
 	for _, s := range stmts {
-		part := p.stmt(s)
+		part := stmt(s)
 		if !part.Parsed {
 			return sqlparse.Scan(sql)
 		}
@@ -56,15 +46,16 @@ func (p *Parser) Parse(sql string) (st sqlparse.Statement) {
 }
 
 // stmt classifies one statement: SQLite's own forms by their leading
-// words, the rest through the MySQL grammar after rewriting.
-func (p *Parser) stmt(s []token) sqlparse.Statement {
+// words, the statements on rows by the grammar of query.
+func stmt(s []token) sqlparse.Statement {
 	w := words(s, 4)
 	switch w[0] {
 	case "PRAGMA":
 		return pragma(s)
 	case "ATTACH", "DETACH":
 		return kind(sqlparse.KindSession)
-	case "VACUUM", "ANALYZE", "REINDEX":
+	case "VACUUM", "ANALYZE", "REINDEX", "EXPLAIN":
+		// EXPLAIN [QUERY PLAN] compiles the statement without running it.
 		return kind(sqlparse.KindOther)
 	case "BEGIN", "END", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE":
 		if w[0] == "BEGIN" && !slices.Contains([]string{"", "DEFERRED", "IMMEDIATE", "EXCLUSIVE", "TRANSACTION"}, w[1]) {
@@ -91,67 +82,45 @@ func (p *Parser) stmt(s []token) sqlparse.Statement {
 			return ddlNamed(s, i+1, "ON")
 		}
 	case "DROP":
-		if w[1] == "TRIGGER" || w[1] == "INDEX" {
+		switch w[1] {
+		case "TRIGGER", "INDEX":
 			st := kind(sqlparse.KindDDL)
 			st.AllTables = true
 			return st
+		case "TABLE", "VIEW":
+			return ddlNamed(s, 2, "")
+		}
+	case "ALTER":
+		if w[1] == "TABLE" {
+			return alter(s)
 		}
 	}
-	text, ok := rewrite(s)
+	st, ok := summarise(s)
 	if !ok {
 		return sqlparse.Statement{} // Parsed=false: the caller scans
 	}
-	return dropUnfaithfulPins(p.grammar.Parse(text), s)
+	return st
 }
 
-// rewrite turns a statement into MySQL's grammar: parameters become ?,
-// INSERT OR x becomes INSERT or REPLACE, [ident] becomes `ident`, == becomes
-// =, and a trailing ON CONFLICT or RETURNING clause is cut (it only names the
-// target again and reads). ok is false for a token MySQL reads differently
-// and SQLite rejects anyway (#, which starts a MySQL comment).
-func rewrite(s []token) (text string, ok bool) {
-	out := make([]token, 0, len(s))
-	depth := 0
-	// Only a write has a clause to cut: in a read, RETURNING or ON may be a
-	// name, and cutting there would lose tables read.
-	write := len(s) > 0 && slices.Contains([]string{"INSERT", "UPDATE", "DELETE", "REPLACE"}, s[0].up)
-	for i := 0; i < len(s); i++ {
-		t := s[i]
-		switch t.kind {
-		case tParam:
-			t.text = "?"
-		case tIdent:
-			if t.text[0] == '[' {
-				t.text = "`" + strings.ReplaceAll(t.text[1:len(t.text)-1], "`", "``") + "`"
-			}
-		case tPunct:
-			switch t.text {
-			case "==":
-				t.text = "="
-			case "(":
-				depth++
-			case ")":
-				depth--
-			case "#":
-				return "", false
-			}
-		case tWord:
-			if i == 0 && (t.up == "INSERT" || t.up == "UPDATE") && len(s) > 2 && s[1].up == "OR" {
-				if t.up == "INSERT" && s[2].up == "REPLACE" {
-					t.text = "REPLACE"
-				}
-				i += 2
-			}
-			if i == 0 && t.up == "REPLACE" {
-				break
-			}
-			if write && depth == 0 && (t.up == "RETURNING" || t.up == "ON" && i+1 < len(s) && s[i+1].up == "CONFLICT") {
-				return join(out), true
-			}
-		}
-		out = append(out, t)
+// alter is ALTER TABLE t …: DDL on t, and on the new name of RENAME TO.
+func alter(s []token) sqlparse.Statement {
+	st := ddlNamed(s, 2, "")
+	if st.Kind != sqlparse.KindDDL || st.AllTables {
+		return st
 	}
-	return join(out), true
+	for i := 3; i+1 < len(s); i++ {
+		if s[i].up == "RENAME" && s[i+1].up == "TO" {
+			schema, name, ok := qualified(s, i+2)
+			if !ok {
+				st.AllTables = true
+				return st
+			}
+			t, _ := table(schema, name)
+			st.Writes = sqlparse.SortTables(append(st.Writes, t))
+			break
+		}
+	}
+	return st
 }
 
 // words returns the first n words of s upper-cased ("" past the end or for
@@ -181,6 +150,8 @@ func ddlNamed(s []token, i int, after string) sqlparse.Statement {
 		i++
 	} else if i+2 < len(s) && s[i].up == "IF" && s[i+1].up == "NOT" && s[i+2].up == "EXISTS" {
 		i += 3
+	} else if i+1 < len(s) && s[i].up == "IF" && s[i+1].up == "EXISTS" {
+		i += 2
 	}
 	if i < len(s) && s[i].up == "TABLE" { // CREATE VIRTUAL TABLE
 		i++
