@@ -26,6 +26,7 @@ type query struct {
 	all    bool
 	temp   bool     // a temporary table is read or written
 	ctes   []string // CTE names in scope
+	pin    pinState
 }
 
 // syntaxError is panicked inside the descent and recovered by summarise.
@@ -50,7 +51,9 @@ func summarise(s []token) (st sqlparse.Statement, ok bool) {
 	if q.i != len(q.s) {
 		return st, false
 	}
-	return q.finish(), true
+	st = q.finish()
+	st.Pins = q.pins()
+	return st, true
 }
 
 func (q *query) finish() sqlparse.Statement {
@@ -202,15 +205,15 @@ func (q *query) qualifiedName() (schema, name string) {
 	return schema, name
 }
 
-// alias consumes an optional [AS] alias.
-func (q *query) alias() {
+// alias consumes an optional [AS] alias and returns it ("" when none).
+func (q *query) alias() string {
 	if q.accept("AS") {
-		q.name(true)
-		return
+		return q.name(true)
 	}
 	if t := q.cur(); q.isName() && !notAlias[t.up] || t.kind == tString {
-		q.i++
+		return q.name(true)
 	}
+	return ""
 }
 
 // statement reads one statement of the forms query knows.
@@ -220,16 +223,16 @@ func (q *query) statement() {
 	}
 	switch {
 	case q.is("SELECT") || q.is("VALUES"):
-		q.kind = sqlparse.KindRead
+		q.kind, q.pin.op = sqlparse.KindRead, sqlparse.PinRead
 		q.selectStmt()
 	case q.is("INSERT") || q.is("REPLACE"):
-		q.kind = sqlparse.KindWrite
+		q.kind, q.pin.op = sqlparse.KindWrite, sqlparse.PinInsert
 		q.insert()
 	case q.is("UPDATE"):
-		q.kind = sqlparse.KindWrite
+		q.kind, q.pin.op = sqlparse.KindWrite, sqlparse.PinUpdate
 		q.update()
 	case q.is("DELETE"):
-		q.kind = sqlparse.KindWrite
+		q.kind, q.pin.op = sqlparse.KindWrite, sqlparse.PinDelete
 		q.delete()
 	default:
 		q.fail()
@@ -242,6 +245,7 @@ func (q *query) statement() {
 // name is then read (a tag too many, never one too few).
 func (q *query) with() {
 	q.expect("WITH")
+	q.pin.nested = true
 	recursive := q.accept("RECURSIVE")
 	for {
 		n := q.name(false)
@@ -269,11 +273,12 @@ func (q *query) with() {
 }
 
 // names reads name, name, ….
-func (q *query) names() {
+func (q *query) names() []string {
+	var n []string
 	for {
-		q.name(false)
+		n = append(n, q.name(false))
 		if !q.acceptPunct(",") {
-			return
+			return n
 		}
 	}
 }
@@ -282,6 +287,7 @@ func (q *query) names() {
 func (q *query) subquery() {
 	q.enter()
 	defer q.leave()
+	q.pin.nested = true
 	mark := len(q.ctes)
 	if q.is("WITH") {
 		q.with()
@@ -302,6 +308,7 @@ func (q *query) selectStmt() {
 			q.orderLimit()
 			return
 		}
+		q.pin.nested = true
 	}
 }
 
@@ -322,7 +329,18 @@ func (q *query) selectCore() {
 	if q.accept("VALUES") {
 		for {
 			q.expectPunct("(")
-			q.exprs()
+			var row []*sqlparse.Value
+			for {
+				var v *sqlparse.Value
+				if e := q.expr(); e.kind == exValue {
+					v = &e.vals[0]
+				}
+				row = append(row, v)
+				if !q.acceptPunct(",") {
+					break
+				}
+			}
+			q.pin.rows = append(q.pin.rows, row)
 			q.expectPunct(")")
 			if !q.acceptPunct(",") {
 				return
@@ -338,7 +356,7 @@ func (q *query) selectCore() {
 		q.joinClause()
 	}
 	if q.accept("WHERE") {
-		q.expr()
+		q.pin.where = q.expr()
 	}
 	if q.accept("GROUP") {
 		q.expect("BY")
@@ -415,7 +433,9 @@ func (q *query) joinClause() {
 func (q *query) tableOrSubquery() {
 	q.enter()
 	defer q.leave()
+	q.pin.sources++
 	if q.acceptPunct("(") {
+		q.pin.nested = true
 		if q.startsQuery() {
 			q.subquery()
 		} else {
@@ -426,7 +446,7 @@ func (q *query) tableOrSubquery() {
 		return
 	}
 	table := q.namedSource()
-	q.alias()
+	q.pin.src[2] = q.alias()
 	if table {
 		q.indexed()
 	}
@@ -438,6 +458,7 @@ func (q *query) namedSource() bool {
 	schema, name := q.qualifiedName()
 	if !q.acceptPunct("(") {
 		q.read(schema, name)
+		q.pin.src = [3]string{schema, name}
 		return true
 	}
 	q.tableFunction(schema, name)
@@ -479,6 +500,7 @@ func (q *query) read(schema, name string) {
 func (q *query) write(schema, name string) {
 	t, temp := table(schema, name)
 	q.temp = q.temp || temp
+	q.pin.target = [3]string{schema, name}
 	if schemaTable(name) {
 		q.all = true // writing the schema table changes the schema
 	}
@@ -487,6 +509,7 @@ func (q *query) write(schema, name string) {
 
 // tableFunction records a table-valued function in FROM or after IN.
 func (q *query) tableFunction(schema, name string) {
+	q.pin.nested = true
 	switch {
 	case pureTableFuncs[name]:
 	case strings.HasPrefix(name, "pragma_"):
@@ -503,11 +526,16 @@ func (q *query) tableFunction(schema, name string) {
 // insert reads INSERT [OR x] | REPLACE INTO table [AS alias] [(cols)]
 // (select | DEFAULT VALUES) [upsert]… [RETURNING …].
 func (q *query) insert() {
+	// REPLACE and the OR forms delete conflicting rows the VALUES do not
+	// name.
 	if !q.accept("REPLACE") {
 		q.expect("INSERT")
 		if q.accept("OR") {
 			q.conflictAction()
+			q.pin.noPin = true
 		}
+	} else {
+		q.pin.noPin = true
 	}
 	q.expect("INTO")
 	q.write(q.qualifiedName())
@@ -515,14 +543,22 @@ func (q *query) insert() {
 		q.name(false)
 	}
 	if q.acceptPunct("(") {
-		q.names()
+		q.pin.cols = q.names()
 		q.expectPunct(")")
 	}
 	if q.accept("DEFAULT") {
 		q.expect("VALUES")
 	} else {
-		q.subquery()
+		if q.is("WITH") {
+			q.subquery()
+		} else {
+			q.selectStmt()
+		}
+		if q.pin.sources > 0 {
+			q.pin.nested = true // INSERT … SELECT … FROM
+		}
 		for q.is("ON") {
+			q.pin.noPin = true
 			q.upsert()
 		}
 	}
@@ -568,8 +604,9 @@ func (q *query) set() {
 		if q.acceptPunct("(") {
 			q.names()
 			q.expectPunct(")")
+			q.pin.noPin = true
 		} else {
-			q.name(false)
+			q.pin.sets = append(q.pin.sets, q.name(false))
 		}
 		q.expectPunct("=")
 		q.expr()
@@ -592,14 +629,16 @@ func (q *query) update() {
 	q.expect("UPDATE")
 	if q.accept("OR") {
 		q.conflictAction()
+		q.pin.noPin = true
 	}
 	q.write(q.qualifiedName())
 	if q.accept("AS") {
-		q.name(false)
+		q.pin.target[2] = q.name(false)
 	}
 	q.indexed()
 	q.set()
 	if q.accept("FROM") {
+		q.pin.nested = true
 		q.joinClause()
 	}
 	q.whereReturning()
@@ -612,7 +651,7 @@ func (q *query) delete() {
 	q.expect("FROM")
 	q.write(q.qualifiedName())
 	if q.accept("AS") {
-		q.name(false)
+		q.pin.target[2] = q.name(false)
 	}
 	q.indexed()
 	q.whereReturning()
@@ -620,7 +659,7 @@ func (q *query) delete() {
 
 func (q *query) whereReturning() {
 	if q.accept("WHERE") {
-		q.expr()
+		q.pin.where = q.expr()
 	}
 	q.returning()
 	q.orderLimit()
@@ -668,41 +707,54 @@ const (
 	precCollate
 )
 
-func (q *query) expr() { q.binary(precOr) }
+func (q *query) expr() ex { return q.binary(precOr) }
 
 // binary reads an expression whose operators bind at least as strongly
 // as min.
-func (q *query) binary(min int) {
+func (q *query) binary(min int) ex {
 	q.enter()
 	defer q.leave()
-	q.unary()
+	left := q.unary()
 	for {
 		prec, n := q.operator()
 		if prec == 0 || prec < min {
-			return
+			return left
 		}
 		op := q.cur().up
+		if op == "" {
+			op = q.cur().text
+		}
 		q.i += n
 		switch op {
 		case "ISNULL", "NOTNULL":
+			left = ex{}
 		case "NOT":
-			op = q.s[q.i-1].up
-			if op == "NULL" {
-				break
+			if q.s[q.i-1].up != "NULL" {
+				q.predicate(q.s[q.i-1].up)
 			}
-			q.predicate(op)
+			left = ex{}
 		case "IS":
 			q.accept("NOT")
 			if q.accept("DISTINCT") {
 				q.expect("FROM")
 			}
 			q.binary(prec + 1)
+			left = ex{}
 		case "COLLATE":
 			q.name(true)
-		case "IN", "LIKE", "GLOB", "MATCH", "REGEXP", "BETWEEN":
+			left = ex{}
+		case "IN":
+			left = match(left, ex{}, q.inRight())
+		case "LIKE", "GLOB", "MATCH", "REGEXP", "BETWEEN":
 			q.predicate(op)
-		default: // OR, AND and the punctuation operators
+			left = ex{}
+		case "AND":
+			left = ex{kind: exAnd, terms: append(left.conjuncts(), q.binary(prec+1).conjuncts()...)}
+		case "=", "==":
+			left = match(left, q.binary(prec+1), nil)
+		default: // OR and the other punctuation operators
 			q.binary(prec + 1)
+			left = ex{}
 		}
 	}
 }
@@ -770,24 +822,39 @@ func (q *query) operator() (prec, n int) {
 }
 
 // inRight reads the right side of IN: (), (select), (exprs), a table or a
-// table-valued function.
-func (q *query) inRight() {
-	if q.acceptPunct("(") {
-		switch {
-		case q.isPunct(")"):
-		case q.startsQuery():
-			q.subquery()
-		default:
-			q.exprs()
-		}
-		q.expectPunct(")")
-		return
+// table-valued function. It returns the values of a non-empty list made
+// only of values, else nil.
+func (q *query) inRight() []sqlparse.Value {
+	if !q.acceptPunct("(") {
+		q.pin.nested = true
+		q.namedSource()
+		return nil
 	}
-	q.namedSource()
+	var vals []sqlparse.Value
+	switch {
+	case q.isPunct(")"):
+	case q.startsQuery():
+		q.subquery()
+	default:
+		all := true
+		for {
+			e := q.expr()
+			all = all && e.kind == exValue
+			vals = append(vals, e.vals...)
+			if !q.acceptPunct(",") {
+				break
+			}
+		}
+		if !all {
+			vals = nil
+		}
+	}
+	q.expectPunct(")")
+	return vals
 }
 
 // unary reads a prefix operator and an operand.
-func (q *query) unary() {
+func (q *query) unary() ex {
 	t := q.cur()
 	switch t.kind {
 	case tPunct:
@@ -795,35 +862,51 @@ func (q *query) unary() {
 		case "-", "+", "~":
 			q.i++
 			q.enter()
-			q.unary()
+			e := q.unary()
 			q.leave()
-			return
+			if t.text == "-" && e.kind == exValue && e.number {
+				e.vals = []sqlparse.Value{{Literal: "-" + e.vals[0].Literal}}
+				e.number = false // - -1 is not a literal
+				return e
+			}
+			return ex{}
 		case "(":
 			q.i++
+			var e ex
 			if q.startsQuery() {
 				q.subquery()
-			} else {
-				q.exprs()
+			} else if e = q.expr(); q.acceptPunct(",") {
+				q.exprs() // a row value
+				e = ex{}
 			}
 			q.expectPunct(")")
-			return
+			return e
 		case ".":
 			if n := q.at(1); n.kind == tWord && !n.gap && digit(n.text[0]) {
 				q.i += 2 // .5
-				return
+				return ex{}
 			}
 		}
 		q.fail()
-	case tParam, tString:
+	case tParam:
 		q.i++
-		return
+		q.pin.params++
+		if t.text != "?" {
+			// ?NNN and names are numbered by SQLite, not in text order.
+			q.pin.numbered = true
+		}
+		return value(sqlparse.Value{Param: q.pin.params})
+	case tString:
+		q.i++
+		if t.text[0] != '\'' {
+			return ex{} // a blob
+		}
+		return value(sqlparse.Value{Literal: unquote(t.text), Quoted: true})
 	case tIdent:
-		q.nameOrCall()
-		return
+		return q.nameOrCall()
 	}
 	if digit(t.text[0]) {
-		q.number()
-		return
+		return q.number()
 	}
 	switch t.up {
 	case "NOT":
@@ -858,13 +941,16 @@ func (q *query) unary() {
 		}
 		q.expectPunct(")")
 	default:
-		q.nameOrCall()
+		return q.nameOrCall()
 	}
+	return ex{}
 }
 
 // number reads 1, 1.5, 1., 1e5, 1.5e-3, 0x1F (the lexer cuts them at '.'
-// and at a sign).
-func (q *query) number() {
+// and at a sign). Decimal integers and fractions are values; the others
+// are left out of pins rather than normalised.
+func (q *query) number() ex {
+	start := q.i
 	t := q.cur()
 	q.i++
 	if n := q.cur(); n.kind == tPunct && n.text == "." && !n.gap {
@@ -882,6 +968,13 @@ func (q *query) number() {
 			}
 		}
 	}
+	lit := join(q.s[start:q.i])
+	if strings.Trim(lit, "0123456789.") != "" || strings.Count(lit, ".") > 1 || strings.HasSuffix(lit, ".") {
+		return ex{}
+	}
+	e := value(sqlparse.Value{Literal: lit})
+	e.number = true
+	return e
 }
 
 // typeName reads a CAST type: names and an optional (n[, m]).
@@ -930,7 +1023,7 @@ func (q *query) caseExpr() {
 
 // nameOrCall reads a column reference ([[schema.]table.]column) or a
 // function call with its FILTER and OVER clauses.
-func (q *query) nameOrCall() {
+func (q *query) nameOrCall() ex {
 	if q.at(1).kind == tPunct && q.at(1).text == "(" {
 		t := q.cur()
 		if t.kind == tWord && reserved[t.up] {
@@ -939,13 +1032,14 @@ func (q *query) nameOrCall() {
 		n, _ := ident(q.s, q.i)
 		q.i += 2
 		q.callArgs(n)
-		return
+		return ex{}
 	}
-	q.name(false)
+	e := ex{kind: exColumn, col: q.name(false)}
 	for i := 0; i < 2 && q.isPunct("."); i++ {
 		q.i++
-		q.name(false)
+		e.qual, e.col = e.col, q.name(false)
 	}
+	return e
 }
 
 // callArgs reads the arguments of a call after '(' and what may follow
