@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -188,5 +189,71 @@ func TestSQLiteNonDeterministicNeverHit(t *testing.T) {
 		if hits(cache) != h {
 			t.Errorf("%s was served from the cache", q.query)
 		}
+	}
+}
+
+// TestSQLiteTempTriggerWritesSeen: a temporary trigger lives on one
+// connection, where no catalog read elsewhere sees it; after it is created,
+// every write on that connection invalidates everything, also once the
+// connection is back in the pool (issue 10, item 8). Two yoked handles
+// share one store: the one with the trigger writes, the other reads.
+func TestSQLiteTempTriggerWritesSeen(t *testing.T) {
+	dsn := "file:" + filepath.Join(t.TempDir(), "trigger.db") + "?_busy_timeout=5000&_journal_mode=WAL"
+	store := mustMemory(t)
+	open := func(opts ...yoked.Option) *sql.DB {
+		db, err := yoked.Open("sqlite3", dsn, append([]yoked.Option{yoked.WithStore(store)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	writer, reader := open(), open()
+	writer.SetMaxOpenConns(1)
+	raw, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	mustExec(t, writer, `CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)`)
+	mustExec(t, writer, `CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT)`)
+	mustExec(t, writer, `INSERT INTO users VALUES (1, 'ada')`)
+	cache, err := yoked.CacheOf(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := `SELECT count(*) FROM audit`
+	// cached fills the reader's cache with the current answer.
+	cached := func(step string) {
+		t.Helper()
+		rowsText(t, reader, q)
+		h := hits(cache)
+		rowsText(t, reader, q)
+		if hits(cache) != h+1 {
+			t.Fatalf("%s: the reader's read was not cached: %+v", step, cache.Stats())
+		}
+	}
+	ctx := context.Background()
+	c, err := writer.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, c, `CREATE TEMP TRIGGER log_names AFTER UPDATE ON main.users BEGIN INSERT INTO audit (note) VALUES (new.name); END`)
+	for i, w := range []string{"[1]\n", "[2]\n"} {
+		cached("before an UPDATE on the held connection")
+		mustExec(t, c, `UPDATE users SET name = ? WHERE id = 1`, fmt.Sprint("ada", i))
+		if got, want := rowsText(t, reader, q), rowsText(t, raw, q); got != want || want != w {
+			t.Fatalf("audit after an UPDATE that fired a temporary trigger: %q, base driver %q, want %q", got, want, w)
+		}
+	}
+	// Back in the pool (of one connection), the trigger is still there: a
+	// session reset does not drop it.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cached("before an UPDATE on the pooled connection")
+	mustExec(t, writer, `UPDATE users SET name = 'ada9' WHERE id = 1`)
+	if got, want := rowsText(t, reader, q), rowsText(t, raw, q); got != want || want != "[3]\n" {
+		t.Fatalf("audit after an UPDATE on the pooled connection: %q, base driver %q", got, want)
 	}
 }

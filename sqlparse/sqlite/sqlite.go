@@ -65,7 +65,16 @@ func stmt(s []token) sqlparse.Statement {
 	case "CREATE":
 		i := 1
 		if w[1] == "TEMP" || w[1] == "TEMPORARY" {
-			return kind(sqlparse.KindSession)
+			if w[2] != "TRIGGER" {
+				return kind(sqlparse.KindSession)
+			}
+			// A temporary trigger fires on this connection only, where no
+			// catalog read elsewhere sees it, and may write any table:
+			// everything this connection writes from now on may write
+			// everything (a session statement that writes all tables).
+			st := kind(sqlparse.KindDDL)
+			st.AllTables, st.Session = true, true
+			return st
 		}
 		if w[1] == "UNIQUE" {
 			i = 2
