@@ -109,12 +109,13 @@ const (
 	skipArgs       = "argument_type"
 	skipBlocked    = "pending_invalidation"
 	skipStore      = "store_error"
+	skipInFlight   = "write_in_flight"
 	skipTooLarge   = "too_large"
 	skipIncomplete = "incomplete"
 	skipValueType  = "value_type"
 )
 
-var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipTooLarge, skipIncomplete, skipValueType, skipUnscoped, skipUnidentified}
+var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipInFlight, skipTooLarge, skipIncomplete, skipValueType, skipUnscoped, skipUnidentified}
 
 type counters struct {
 	hits, misses, stores, invalidations atomic.Uint64

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -31,6 +32,9 @@ const (
 //	YOKED_MAX_ROWS          largest cached result in rows (default 10000)
 //	YOKED_MAX_RESULT_BYTES  largest cached result in bytes (default 1 MiB)
 //	YOKED_DISABLE           "1"/"true" turns caching off
+//	YOKED_STRICT            "1"/"true": a write is not sent when the shared
+//	                        store cannot mark it first (see WithStrictStore);
+//	                        also strict=true in the store URL
 //
 // A malformed value is an error from sql.Open / OpenDB, never a panic and
 // never silently ignored.
@@ -50,6 +54,9 @@ type Config struct {
 	Dependencies map[string][]string
 	// NoCatalog: the schema catalog is not read (WithoutCatalog).
 	NoCatalog bool
+	// Strict: writes fail before they are sent when the shared store cannot
+	// mark them (WithStrictStore).
+	Strict bool
 }
 
 // ErrConfig wraps every configuration error.
@@ -90,7 +97,38 @@ func envConfig(getenv func(string) string) (Config, error) {
 		}
 		c.Disabled = b
 	}
+	if v := strings.TrimSpace(getenv("YOKED_STRICT")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, configErr("YOKED_STRICT=%q is not a boolean", v)
+		}
+		c.Strict = b
+	}
 	return c, nil
+}
+
+// strictFromURL moves a strict=<bool> parameter of the store URL into
+// c.Strict (the store itself does not know it).
+func strictFromURL(c *Config) error {
+	i := strings.IndexByte(c.StoreURL, '?')
+	if i < 0 || !strings.Contains(c.StoreURL[i:], "strict=") {
+		return nil
+	}
+	u, err := url.Parse(c.StoreURL)
+	if err != nil {
+		return configErr("store URL: %v", err)
+	}
+	q := u.Query()
+	v := q.Get("strict")
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return configErr("store URL: strict=%q is not a boolean", v)
+	}
+	c.Strict = c.Strict || b
+	q.Del("strict")
+	u.RawQuery = q.Encode()
+	c.StoreURL = u.String()
+	return nil
 }
 
 // resolveConfig builds the Config for a connector: environment, then options,
@@ -104,6 +142,9 @@ func resolveConfig(opts []Option) (Config, error) {
 		if o != nil {
 			o(&c)
 		}
+	}
+	if err := strictFromURL(&c); err != nil {
+		return c, err
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 
+	"github.com/yokedcache/yoked/invalidator"
 	"github.com/yokedcache/yoked/sqlparse"
 )
 
@@ -362,11 +363,16 @@ func (cn *conn) exec(ctx context.Context, p *plan, run func() (driver.Result, er
 		return run()
 	}
 	cn.before(p)
+	w, err := cn.prepare(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	res, err := run()
 	if errors.Is(err, driver.ErrSkip) {
+		cn.abandon(ctx, w)
 		return res, err
 	}
-	cn.after(ctx, p)
+	cn.after(ctx, p, w)
 	if p.changesSchema() {
 		cn.schemaChanged(ctx)
 	}
@@ -382,11 +388,16 @@ func (cn *conn) query(ctx context.Context, p *plan, query string, args []driver.
 	}
 	if p.stmt.Kind != sqlparse.KindRead {
 		cn.before(p)
+		w, err := cn.prepare(ctx, p)
+		if err != nil {
+			return nil, err
+		}
 		rows, err := run()
 		if errors.Is(err, driver.ErrSkip) {
+			cn.abandon(ctx, w)
 			return rows, err
 		}
-		cn.after(ctx, p)
+		cn.after(ctx, p, w)
 		if err != nil || !p.isWrite() {
 			return rows, err
 		}
@@ -412,8 +423,28 @@ func (cn *conn) before(p *plan) {
 	}
 }
 
-// after makes the statement's writes visible according to where it ran.
-func (cn *conn) after(ctx context.Context, p *plan) {
+// prepare announces a write that commits when it returns (autocommit) to
+// the store before it is sent (invalidator.Prepare); nil for anything
+// else. In strict mode it fails when the store cannot be reached, and the
+// statement must not be sent.
+func (cn *conn) prepare(ctx context.Context, p *plan) (*invalidator.Write, error) {
+	if cn.tx != nil || cn.sticky || !p.isWrite() {
+		return nil, nil
+	}
+	return cn.c.cache.inv.Prepare(ctx, p.writeTags, p.writeAll, cn.c.cfg.Strict)
+}
+
+// abandon ends the mark of a statement the base did not run (ErrSkip):
+// database/sql sends it again another way, which marks it again.
+func (cn *conn) abandon(ctx context.Context, w *invalidator.Write) {
+	if w != nil {
+		w.Abandon(ctx)
+	}
+}
+
+// after makes the statement's writes visible according to where it ran; w
+// is prepare's Write.
+func (cn *conn) after(ctx context.Context, p *plan, w *invalidator.Write) {
 	write := p.isWrite()
 	switch {
 	case cn.tx != nil:
@@ -430,6 +461,9 @@ func (cn *conn) after(ctx context.Context, p *plan) {
 			cn.addDirty(p)
 		}
 		cn.flushDirty(ctx)
+	case w != nil:
+		cn.c.cache.stats.invalidated(p.writeTags)
+		w.Done(ctx)
 	case write:
 		cn.c.invalidate(ctx, p.writeTags, p.writeAll)
 	}

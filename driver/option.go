@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/yokedcache/yoked/invalidator"
 	"github.com/yokedcache/yoked/tagstore"
 )
 
@@ -53,3 +54,17 @@ func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l }
 // WithDisabled turns caching off: every statement goes to the base driver
 // and nothing is invalidated. For comparing with and without the cache.
 func WithDisabled(off bool) Option { return func(c *Config) { c.Disabled = off } }
+
+// WithStrictStore makes a write fail before it is sent to the database when
+// the cache store is shared between processes (Redis) and cannot mark the
+// write in flight first: the application gets an error wrapping
+// invalidator.ErrUnreachable, nothing is written and no process can serve
+// data older than a write that succeeded. The default (off) sends the write
+// anyway; other processes may then serve older data until the store is
+// reachable again from this process (docs/multi-service.md). Also
+// YOKED_STRICT=true or strict=true in the store URL.
+func WithStrictStore(on bool) Option { return func(c *Config) { c.Strict = on } }
+
+// ErrStoreUnreachable is wrapped by the error of a write refused in strict
+// mode (WithStrictStore).
+var ErrStoreUnreachable = invalidator.ErrUnreachable

@@ -61,7 +61,11 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 	} else {
 		v, hit, st, err := store.Lookup(ctx, key, tags)
 		if err != nil {
-			stats.skip(skipStore)
+			if errors.Is(err, tagstore.ErrInFlight) {
+				stats.skip(skipInFlight)
+			} else {
+				stats.skip(skipStore)
+			}
 			return run()
 		}
 		if hit {

@@ -3,15 +3,17 @@ package driver
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 
 	"github.com/yokedcache/yoked/invalidator"
 )
 
 var _ driver.Tx = (*tx)(nil)
 
-// tx collects the tables its statements write and invalidates them after the
-// base Commit returns, before Commit returns to the application. Rollback
-// invalidates nothing. Reads inside the transaction go to the database.
+// tx collects the tables its statements write, marks them in flight in the
+// store just before the base Commit (when the store is shared between
+// processes) and invalidates them after it returns, before Commit returns to
+// the application. Rollback invalidates nothing. Reads inside the transaction go to the database.
 type tx struct {
 	base driver.Tx
 	cn   *conn
@@ -19,15 +21,34 @@ type tx struct {
 }
 
 func (t *tx) Commit() error {
-	err := t.base.Commit()
+	ctx := context.Background()
+	dirty := t.itx.Dirty()
+	var tags []string
+	if dirty {
+		tags = t.itx.Tags()
+	}
+	// Announce the writes before the COMMIT is sent; in strict mode a store
+	// that cannot be reached rolls the transaction back instead.
+	w, err := t.itx.Prepare(ctx, t.cn.c.cfg.Strict)
+	if err != nil {
+		rerr := t.base.Rollback()
+		t.cn.tx = nil
+		t.cn.txEnded()
+		t.itx.Rollback()
+		if rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	err = t.base.Commit()
 	t.cn.tx = nil
 	t.cn.txEnded()
 	// Invalidate whatever err says: a commit that failed on a lost connection
 	// may still have committed.
-	if t.itx.Dirty() {
-		t.cn.c.cache.stats.invalidated(t.itx.Tags())
+	if dirty {
+		t.cn.c.cache.stats.invalidated(tags)
 	}
-	t.itx.Commit(context.Background(), err)
+	w.Done(ctx)
 	return err
 }
 

@@ -12,10 +12,14 @@ package invalidator
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/yokedcache/yoked/tagstore"
 )
 
 // Store is what the invalidator needs of a tag store.
@@ -29,7 +33,10 @@ type Options struct {
 	// Timeout bounds one attempt at invalidating (default 2s).
 	Timeout time.Duration
 	// RetryMin and RetryMax bound the backoff between background retries
-	// (defaults 50ms and 5s).
+	// (defaults 25ms and 250ms). Until a retry succeeds, other processes
+	// sharing the store may serve entries older than the write, so the
+	// interval stays short; retries ignore the store's circuit breaker
+	// (tagstore.WithoutBreaker).
 	RetryMin, RetryMax time.Duration
 	// Logger receives failed attempts (default: discard).
 	Logger *slog.Logger
@@ -44,7 +51,8 @@ type Invalidator struct {
 	npending atomic.Int64 // fast path for Blocked
 	mu       sync.Mutex
 	pending  map[string]struct{}
-	all      bool // an InvalidateAll is pending
+	all      bool                 // an InvalidateAll is pending
+	marks    []tagstore.WriteMark // write marks whose end failed
 	retrying bool
 	closed   bool
 	wake     chan struct{}
@@ -53,6 +61,7 @@ type Invalidator struct {
 	invalidations atomic.Uint64
 	failures      atomic.Uint64
 	retries       atomic.Uint64
+	markFailures  atomic.Uint64
 }
 
 // New returns an Invalidator writing to store.
@@ -61,10 +70,10 @@ func New(store Store, opt Options) *Invalidator {
 		opt.Timeout = 2 * time.Second
 	}
 	if opt.RetryMin <= 0 {
-		opt.RetryMin = 50 * time.Millisecond
+		opt.RetryMin = 25 * time.Millisecond
 	}
 	if opt.RetryMax < opt.RetryMin {
-		opt.RetryMax = 5 * time.Second
+		opt.RetryMax = max(250*time.Millisecond, opt.RetryMin)
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -159,11 +168,21 @@ func (i *Invalidator) retryLoop() {
 			tags = append(tags, t)
 		}
 		all := i.all
+		marks := i.marks
 		i.mu.Unlock()
 		i.retries.Add(1)
-		ctx, cancel := context.WithTimeout(context.Background(), i.opt.Timeout)
+		ctx, cancel := context.WithTimeout(tagstore.WithoutBreaker(context.Background()), i.opt.Timeout)
 		err := error(nil)
-		if all {
+		ended := 0
+		if wm, ok := i.store.(tagstore.WriteMarker); ok {
+			for _, m := range marks {
+				if err = wm.EndWrite(ctx, m); err != nil {
+					break
+				}
+				ended++
+			}
+		}
+		if err == nil && all {
 			err = i.store.InvalidateAll(ctx)
 		}
 		if err == nil && len(tags) > 0 {
@@ -171,6 +190,8 @@ func (i *Invalidator) retryLoop() {
 		}
 		cancel()
 		i.mu.Lock()
+		// Marks added while we were trying are appended after ours.
+		i.marks = i.marks[ended:]
 		if err == nil {
 			// Tags added while we were trying stay pending for the next round.
 			for _, t := range tags {
@@ -180,7 +201,7 @@ func (i *Invalidator) retryLoop() {
 				i.all = false
 			}
 			i.npending.Store(int64(len(i.pending)) + b2i(i.all))
-			if i.npending.Load() == 0 {
+			if i.npending.Load() == 0 && len(i.marks) == 0 {
 				i.retrying = false
 				i.mu.Unlock()
 				return
@@ -194,17 +215,108 @@ func (i *Invalidator) retryLoop() {
 	}
 }
 
+// Write is one write announced to the store before it is sent (Prepare)
+// and made visible after it returned (Done).
+type Write struct {
+	inv    *Invalidator
+	tags   []string
+	all    bool
+	mark   tagstore.WriteMark
+	marked bool
+	// refused: the mark was refused without trying (the store's breaker
+	// is open); Done does not try either.
+	refused bool
+}
+
+// Prepare announces a write of tags (or, with all, of anything) before it
+// is sent to the database, when the store supports it
+// (tagstore.WriteMarker): from then on no process serves or stores the
+// tags until Done. If the store cannot be reached, Prepare returns an error
+// when strict is set (the caller must not send the write: nothing is
+// written and nothing goes stale); otherwise it returns a Write whose Done
+// invalidates after the write, as Invalidate does. Prepare ignores ctx's
+// cancellation, like Invalidate.
+func (i *Invalidator) Prepare(ctx context.Context, tags []string, all, strict bool) (*Write, error) {
+	w := &Write{inv: i, tags: tags, all: all}
+	wm, ok := i.store.(tagstore.WriteMarker)
+	if !ok || (len(tags) == 0 && !all) {
+		return w, nil
+	}
+	mtags := tags
+	if all {
+		mtags = []string{tagstore.AllTag}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opt.Timeout)
+	defer cancel()
+	m, err := wm.MarkWrite(ctx, mtags)
+	if err != nil {
+		i.markFailures.Add(1)
+		if strict {
+			return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+		}
+		w.refused = errors.Is(err, tagstore.ErrBypass)
+		return w, nil
+	}
+	w.mark, w.marked = m, true
+	return w, nil
+}
+
+// ErrUnreachable is returned by Prepare in strict mode when the store could
+// not mark the write.
+var ErrUnreachable = errors.New("yoked: cache store unreachable; write not sent (strict mode)")
+
+// Done makes the write visible after it returned from the database,
+// whatever its outcome, with the guarantee of Invalidate. A write whose mark
+// was refused by an open breaker goes straight to the background retry:
+// an open breaker adds no wait.
+func (w *Write) Done(ctx context.Context) {
+	i := w.inv
+	switch {
+	case w.marked:
+		i.invalidations.Add(1)
+		wm := i.store.(tagstore.WriteMarker)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opt.Timeout)
+		defer cancel()
+		if err := wm.EndWrite(ctx, w.mark); err != nil {
+			i.failures.Add(1)
+			i.opt.Logger.Warn("yoked: invalidation failed; retrying in background, bypassing cache for its tags",
+				"tags", w.tags, "all", w.all, "err", err)
+			i.mu.Lock()
+			i.marks = append(i.marks, w.mark)
+			i.mu.Unlock()
+			i.addPending(w.tags, w.all)
+		}
+	case w.refused:
+		if len(w.tags) > 0 || w.all {
+			i.invalidations.Add(1)
+			i.failures.Add(1)
+			i.addPending(w.tags, w.all)
+		}
+	default:
+		i.Invalidate(ctx, w.tags, w.all)
+	}
+}
+
+// Abandon ends a Write whose statement was not sent after all: its mark,
+// if any, is ended (which invalidates, harmlessly); nothing else is done.
+func (w *Write) Abandon(ctx context.Context) {
+	if w.marked {
+		w.Done(ctx)
+	}
+}
+
 // Stats are the invalidator's counters.
 type Stats struct {
 	Invalidations uint64 `json:"invalidations"`
 	Failures      uint64 `json:"failures"`
 	Retries       uint64 `json:"retries"`
+	MarkFailures  uint64 `json:"mark_failures"` // writes Prepare could not mark
 	Pending       int    `json:"pending"`
 }
 
 // Stats returns the counters since New.
 func (i *Invalidator) Stats() Stats {
-	return Stats{Invalidations: i.invalidations.Load(), Failures: i.failures.Load(), Retries: i.retries.Load(), Pending: i.Pending()}
+	return Stats{Invalidations: i.invalidations.Load(), Failures: i.failures.Load(), Retries: i.retries.Load(), MarkFailures: i.markFailures.Load(), Pending: i.Pending()}
 }
 
 // Close stops the background retry. Pending tags stay blocked. Idempotent.
@@ -260,6 +372,23 @@ func (t *Tx) Commit(ctx context.Context, commitErr error) {
 	_ = commitErr
 	t.Flush(ctx)
 	t.tags, t.all = nil, false
+}
+
+// Prepare announces the transaction's writes before its COMMIT is sent
+// (see Invalidator.Prepare) and stops collecting: the returned Write's Done,
+// called after the COMMIT returned whatever its outcome, makes them
+// visible. Nil error and a Write whose Done does nothing when the
+// transaction wrote nothing.
+func (t *Tx) Prepare(ctx context.Context, strict bool) (*Write, error) {
+	if !t.Dirty() {
+		return &Write{inv: t.inv}, nil
+	}
+	w, err := t.inv.Prepare(ctx, t.Tags(), t.all, strict)
+	if err != nil {
+		return nil, err
+	}
+	t.tags, t.all = nil, false
+	return w, nil
 }
 
 // Rollback discards the collected tags: nothing the transaction wrote became

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/yokedcache/yoked/invalidator"
+	"github.com/yokedcache/yoked/tagstore"
 )
 
 // flakyStore fails while down is true and records what it was asked.
@@ -177,5 +178,42 @@ func TestTxCommitRollbackFlush(t *testing.T) {
 	tx.Commit(context.Background(), nil)
 	if _, all := s.seen(); all != 1 {
 		t.Fatal("a transaction with an unknown write did not invalidate everything")
+	}
+}
+
+// ctxStore fails the first call and records whether each call's context
+// asked the store to ignore its breaker.
+type ctxStore struct {
+	mu      sync.Mutex
+	ignored []bool
+}
+
+func (s *ctxStore) InvalidateTags(ctx context.Context, _ ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ignored = append(s.ignored, tagstore.BreakerIgnored(ctx))
+	if len(s.ignored) == 1 {
+		return errDown
+	}
+	return nil
+}
+
+func (s *ctxStore) InvalidateAll(ctx context.Context) error { return s.InvalidateTags(ctx) }
+
+// Background retries must get through an open breaker: until one succeeds,
+// other processes may serve entries older than the write (issue 9).
+func TestRetriesIgnoreBreaker(t *testing.T) {
+	s := &ctxStore{}
+	inv := invalidator.New(s, fast())
+	defer inv.Close()
+	inv.Invalidate(context.Background(), []string{"table:a"}, false)
+	deadline := time.Now().Add(5 * time.Second)
+	for inv.Blocked([]string{"table:a"}) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ignored) < 2 || s.ignored[0] || !s.ignored[1] {
+		t.Fatalf("calls ignoring the breaker: %v, want [false true]", s.ignored)
 	}
 }

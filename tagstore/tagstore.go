@@ -19,6 +19,7 @@ package tagstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -32,8 +33,29 @@ const AllTag = "*"
 // of truth and must not store the result.
 var ErrBypass = errors.New("tagstore: bypass the cache")
 
+// ErrInFlight is returned by Lookup and Stamp while a write to one of the
+// tags is in flight (see WriteMarker). It wraps ErrBypass: the caller reads
+// the source of truth and stores nothing.
+var ErrInFlight = fmt.Errorf("%w: a write to one of the tags is in flight", ErrBypass)
+
 // ErrClosed is returned by every method of a closed store.
 var ErrClosed = errors.New("tagstore: store is closed")
+
+type noBreakerKey struct{}
+
+// WithoutBreaker returns a context under which a store with a circuit
+// breaker sends invalidations even while the breaker is open. Background
+// retries of failed invalidations use it: a breaker opened by this process's
+// failures says nothing about whether the store is reachable now, and the
+// retry is what makes a write visible to other processes again. Operations
+// on a caller's path should not use it: an open breaker is what keeps them
+// from waiting on a store that does not answer.
+func WithoutBreaker(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noBreakerKey{}, true)
+}
+
+// BreakerIgnored reports whether ctx came from WithoutBreaker.
+func BreakerIgnored(ctx context.Context) bool { return ctx.Value(noBreakerKey{}) != nil }
 
 // Stamp is the versions of a set of tags, read before the source of truth.
 // A Stamp is only meaningful to the store that produced it. The zero Stamp
@@ -98,6 +120,40 @@ type Store interface {
 
 	// Close releases the store's resources. It is idempotent.
 	Close() error
+}
+
+// WriteMarker is implemented by stores shared between processes. It lets a
+// writer announce a write before sending it to the source of truth, so that
+// a writer cut off from the store after its write cannot leave other
+// processes serving entries older than the write (the way update
+// timestamps work in Hibernate's query cache).
+//
+// The protocol: MarkWrite before the write is sent; EndWrite after it
+// returned, whatever its outcome. Between the two, the tags are "in flight":
+// every Lookup and Stamp that includes one, in every process, returns
+// ErrInFlight, so nothing is served or stored for them; entries stored
+// before MarkWrite are never served again. A mark that is never ended
+// expires after a lifetime chosen by the store; a write still running then
+// is covered again only by its EndWrite.
+type WriteMarker interface {
+	// MarkWrite marks tags in flight and returns the mark to end. It
+	// returns ErrBypass without waiting when the store's breaker is open,
+	// and any other error when the store could not be reached; the mark
+	// may or may not be in place then.
+	MarkWrite(ctx context.Context, tags []string) (WriteMark, error)
+
+	// EndWrite ends the mark and invalidates its tags, with the guarantee
+	// of InvalidateTags. On error the mark stays (until it expires) and the
+	// caller retries EndWrite, with WithoutBreaker from the background.
+	EndWrite(ctx context.Context, m WriteMark) error
+}
+
+// WriteMark is one MarkWrite's mark, only meaningful to the store that made
+// it.
+type WriteMark struct {
+	Tags  []string
+	ID    string
+	State any // the store's own
 }
 
 // Stats are a store's counters.

@@ -11,9 +11,9 @@ import (
 // An invalidation that other processes' L1s must apply before it returns is
 // published as ackedMessage: 'i', the writer's id and the message's sequence
 // number (16 hex digits each), then the plain message. Every L1 that applies
-// it publishes the sequence number on the writer's ack channel
-// ("yoked:<ns>:ack:<writer id>"); acknowledgements of one burst are
-// concatenated in one payload.
+// it publishes its own id and the sequence number on the writer's ack
+// channel ("yoked:<ns>:ack:<writer id>"); acknowledgements of one burst
+// follow the id in one payload.
 const idLen = 16
 
 func hex16(v uint64) string {
@@ -48,6 +48,14 @@ type acks struct {
 type ackWait struct {
 	got    atomic.Int64
 	signal chan struct{} // cap 1, poked on every acknowledgement
+	mu     sync.Mutex
+	from   map[string]bool // ids of the processes that acknowledged
+}
+
+func (w *ackWait) acked(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.from[id]
 }
 
 func newAcks() *acks {
@@ -57,7 +65,7 @@ func newAcks() *acks {
 // register returns the sequence number of a new message and its counter.
 func (a *acks) register() (string, *ackWait) {
 	seq := hex16(a.seq.Add(1))
-	w := &ackWait{signal: make(chan struct{}, 1)}
+	w := &ackWait{signal: make(chan struct{}, 1), from: map[string]bool{}}
 	a.mu.Lock()
 	a.waits[seq] = w
 	a.mu.Unlock()
@@ -70,13 +78,21 @@ func (a *acks) forget(seq string) {
 	a.mu.Unlock()
 }
 
-// received counts the acknowledgements in payload.
+// received counts the acknowledgements in payload: the acknowledging
+// process's id, then sequence numbers.
 func (a *acks) received(payload string) {
+	if len(payload) < idLen {
+		return
+	}
+	from := payload[:idLen]
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for ; len(payload) >= idLen; payload = payload[idLen:] {
+	for payload = payload[idLen:]; len(payload) >= idLen; payload = payload[idLen:] {
 		if w := a.waits[payload[:idLen]]; w != nil {
 			w.got.Add(1)
+			w.mu.Lock()
+			w.from[from] = true
+			w.mu.Unlock()
 			select {
 			case w.signal <- struct{}{}:
 			default:
@@ -94,23 +110,62 @@ func (a *acks) received(payload string) {
 // message reaches the others, the count does not), so there the full fence
 // is waited on every invalidation.
 func (s *Store) publishAcked(ctx context.Context, msg string, run func(payload string) (int64, error)) error {
-	seq, w := s.acks.register()
-	defer s.acks.forget(seq)
-	n, err := run("i" + s.acks.writer + seq + msg)
-	if err != nil || (n == 0 && s.countsReceivers) {
+	t, err := s.publish(msg, run)
+	if err != nil {
 		return err
 	}
-	fence := time.NewTimer(s.opt.L1Fence)
+	return s.waitAcks(ctx, t)
+}
+
+// ackTicket is a published message whose acknowledgements are awaited.
+type ackTicket struct {
+	seq string
+	w   *ackWait
+	n   int64     // receivers, as counted by PUBLISH
+	at  time.Time // when the publish was confirmed
+	// sent is when the publish was sent: every L1 that may still answer
+	// from before the message was seen alive (its heartbeat) after
+	// sent-2·L1Fence.
+	sent time.Time
+}
+
+// publish publishes msg through run, registered for acknowledgements; the
+// caller must pass the ticket to waitAcks or forget it.
+func (s *Store) publish(msg string, run func(payload string) (int64, error)) (ackTicket, error) {
+	seq, w := s.acks.register()
+	sent := time.Now()
+	n, err := run("i" + s.acks.writer + seq + msg)
+	if err != nil {
+		s.acks.forget(seq)
+		return ackTicket{}, err
+	}
+	return ackTicket{seq: seq, w: w, n: n, at: time.Now(), sent: sent}, nil
+}
+
+// waitAcks waits for t's acknowledgements or its fence (see publishAcked).
+func (s *Store) waitAcks(ctx context.Context, t ackTicket) error {
+	defer s.acks.forget(t.seq)
+	if t.n == 0 && s.countsReceivers {
+		return nil
+	}
+	fence := time.NewTimer(s.opt.L1Fence - time.Since(t.at))
 	defer fence.Stop()
-	counted := s.countsReceivers && s.near != nil && s.acks.ready.Load()
-	for !counted || w.got.Load() < n {
+	// PUBLISH counts the subscribers at the time of the publish; an L1
+	// whose subscription died just before (a restart, CLIENT KILL) is not
+	// counted but may answer until its fence runs out. So the count is
+	// trusted only when every process whose heartbeat this one saw lately
+	// acknowledged too, and only after this process's own subscription
+	// has been up long enough to have seen them.
+	counted := s.countsReceivers && s.near != nil && s.acks.ready.Load() && s.near.upFor(2*s.opt.L1Fence)
+	since := t.sent.Add(-2 * s.opt.L1Fence)
+	for !counted || t.w.got.Load() < t.n || !s.near.allAcked(t.w, since) {
 		select {
-		case <-w.signal:
+		case <-t.w.signal:
 		case <-fence.C:
 			s.fenceWaits.Add(1)
 			return nil
 		case <-ctx.Done():
-			return fmt.Errorf("redisstore: waiting for %d processes to drop the invalidated tags from their L1: %w", n, ctx.Err())
+			return fmt.Errorf("redisstore: waiting for %d processes to drop the invalidated tags from their L1: %w", t.n, ctx.Err())
 		}
 	}
 	return nil
@@ -153,7 +208,7 @@ func (a *acker) run(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, a.s.opt.Timeout)
 		pipe := a.s.c.Pipeline()
 		for writer, seqs := range batch {
-			pipe.Publish(pctx, a.s.ackPre+writer, seqs)
+			pipe.Publish(pctx, a.s.ackPre+writer, a.s.acks.writer+seqs)
 		}
 		_, _ = pipe.Exec(pctx)
 		cancel()

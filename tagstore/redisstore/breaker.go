@@ -67,6 +67,19 @@ func (b *breaker) allow() bool {
 	}
 }
 
+// allowInvalidation reports whether an invalidation may go to Redis now:
+// unlike allow, it is not held back while a probe is in flight, and it does
+// not take the probe's place. Only an open breaker within its cool-down
+// refuses it.
+func (b *breaker) allowInvalidation() bool {
+	if b.healthy.Load() {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state != BreakerOpen || !time.Now().Before(b.until)
+}
+
 func (b *breaker) success() {
 	if b.healthy.Load() {
 		return

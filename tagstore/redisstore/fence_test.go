@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/yokedcache/yoked/internal/testenv"
+	"github.com/yokedcache/yoked/tagstore/memory"
 )
 
 // l1Hit reports whether a Lookup of key was answered by s's L1, and what.
@@ -29,14 +30,24 @@ func warmL1(t *testing.T, s *Store, key string, tags ...string) {
 	})
 }
 
+// waitWarm waits until s trusts acknowledgements: its subscription has
+// been up for two fences, so it has heard every L1 that may answer.
+func waitWarm(t *testing.T, s *Store) {
+	t.Helper()
+	waitFor(t, "two fences of subscription", func() bool { return s.near.upFor(2 * s.opt.L1Fence) })
+}
+
 // Every invalidation of a healthy pair of L1 stores is acknowledged: none
 // waits for the fence, and the other store's L1 has dropped the tag by the
 // time InvalidateTags returns.
 func TestInvalidateWaitsForAcks(t *testing.T) {
 	addr := testenv.Redis(t)
-	// A fence far longer than the test: a lost acknowledgement would show.
-	a := newL1Store(t, addr, Options{L1Fence: 10 * time.Second})
-	b := newL1Store(t, addr, Options{Namespace: a.opt.Namespace, L1Fence: 10 * time.Second})
+	// A lost acknowledgement would show as a fence wait.
+	opt := Options{L1Fence: time.Second, InvalidateTimeout: 5 * time.Second}
+	a := newL1Store(t, addr, opt)
+	opt.Namespace = a.opt.Namespace
+	b := newL1Store(t, addr, opt)
+	waitWarm(t, a)
 	for i := range 30 {
 		put(t, a, "k", "v", "t")
 		warmL1(t, b, "k", "t")
@@ -171,5 +182,87 @@ func TestInvalidateUnderOOM(t *testing.T) {
 	put(t, a, "k", "v2", "t")
 	if got := get(t, c, "k", "t"); got != "v2" {
 		t.Fatalf("after OOM: %q", got)
+	}
+}
+
+// Root cause of stale L1 reads in TestStress after "restart empty" and
+// "client kill pubsub" (issue 9): PUBLISH counts the subscribers present
+// when it runs. An L1 whose subscription has just died, and which has not
+// noticed yet, is not counted, yet answers until its fence runs out; the
+// writer returned as soon as the counted acknowledgements arrived. The
+// writer must also hear from every process whose heartbeat it saw lately.
+func TestUncountedL1IsWaitedFor(t *testing.T) {
+	addr := testenv.StartRedis(t).Addr()
+	const fence = time.Second
+	opt := Options{L1Fence: fence, InvalidateTimeout: 10 * time.Second, Timeout: 2 * time.Second}
+	a := newL1Store(t, addr, opt)
+	opt.Namespace = a.opt.Namespace
+	bc := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, ClientName: "yoked-b"})
+	defer bc.Close()
+	l1, err := memory.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.L1 = l1
+	b, err := New(bc, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	waitFor(t, "b subscribed", func() bool { return b.RedisStats().L1Enabled })
+	waitWarm(t, a)
+	ctx := context.Background()
+	put(t, a, "k", "v1", "t")
+	warmL1(t, b, "k", "t")
+
+	// b's receive loop stops at the next invalidation (of another tag), as
+	// a busy process's might, so it will not notice its subscription die.
+	release := make(chan struct{})
+	held := make(chan struct{}, 1)
+	hold := func() {
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		<-release
+	}
+	b.near.beforeMessage.Store(&hold)
+	defer func() {
+		b.near.beforeMessage.Store(nil)
+		close(release)
+	}()
+	go func() { _ = a.InvalidateTags(ctx, "x") }()
+	<-held
+
+	// Kill b's subscription: Redis no longer counts it.
+	raw := redis.NewClient(&redis.Options{Addr: addr})
+	defer raw.Close()
+	list, err := raw.Do(ctx, "CLIENT", "LIST", "TYPE", "pubsub").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		if !strings.Contains(line, " name=yoked-b ") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if id, ok := strings.CutPrefix(f, "id="); ok {
+				if err := raw.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+					t.Fatal(err)
+				}
+				killed++
+			}
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("killed %d subscriptions of b:\n%s", killed, list)
+	}
+	start := time.Now()
+	if err := a.InvalidateTags(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if v, l1 := l1Hit(t, b, "k", "t"); v != "" {
+		t.Fatalf("b served %q (L1 %v) after a's invalidation returned (it took %v)", v, l1, time.Since(start))
 	}
 }

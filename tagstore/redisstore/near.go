@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,8 +72,16 @@ type near struct {
 	done    chan struct{}
 
 	epoch time.Time    // origin of the monotonic clock below
-	fence atomic.Int64 // send time (since epoch) of the last ping whose pong was handled
+	fence atomic.Int64 // send time (since epoch) of the last own heartbeat received
 	acker acker
+	// upAt is when the subscription was last confirmed (since epoch), -1
+	// while it is down.
+	upAt atomic.Int64
+
+	// members are the other processes whose heartbeats arrived, with the
+	// time (since epoch) of the last one.
+	membersMu sync.Mutex
+	members   map[string]int64
 
 	// beforeMessage, if set, runs before each invalidation message is
 	// applied (tests use it to hold the receive loop back).
@@ -88,12 +97,84 @@ type l1Ticket struct {
 
 func startNear(s *Store, l1 tagstore.Store) *near {
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &near{s: s, l1: l1, cancel: cancel, done: make(chan struct{}), epoch: time.Now()}
+	n := &near{s: s, l1: l1, cancel: cancel, done: make(chan struct{}), epoch: time.Now(), members: map[string]int64{}}
 	n.acker = acker{s: s, queue: make(chan ackItem, 1024)}
 	n.resetFence()
+	n.upAt.Store(-1)
 	go n.run(ctx)
 	go n.acker.run(ctx)
+	go n.heartbeat(ctx)
 	return n
+}
+
+// Heartbeats. Every L1 process publishes "h", its id and the send time on
+// the namespace channel every L1Fence/4. Its own heartbeat coming back on
+// its subscription proves that every message published before it was sent
+// has been applied (messages arrive in order), which is what the fence
+// needs; the other processes' heartbeats tell a writer which L1s may be
+// answering, so that it does not trust a PUBLISH count that missed one
+// whose subscription just died.
+const heartbeatPrefix = 'h'
+
+func (n *near) heartbeat(ctx context.Context) {
+	t := time.NewTicker(max(n.s.opt.L1Fence/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		msg := string(heartbeatPrefix) + n.s.acks.writer + strconv.FormatInt(n.now(), 10)
+		pctx, cancel := context.WithTimeout(ctx, n.s.opt.Timeout)
+		_ = n.s.c.Publish(pctx, n.s.channel, msg).Err()
+		cancel()
+	}
+}
+
+// heard handles a heartbeat; it reports whether m is one.
+func (n *near) heard(m string) bool {
+	if len(m) < 1+idLen || m[0] != heartbeatPrefix {
+		return false
+	}
+	id := m[1 : 1+idLen]
+	if id == n.s.acks.writer {
+		if sent, err := strconv.ParseInt(m[1+idLen:], 10, 64); err == nil && sent > n.fence.Load() {
+			n.fence.Store(sent)
+		}
+		return true
+	}
+	n.membersMu.Lock()
+	n.members[id] = n.now()
+	if len(n.members) > 4096 {
+		for k, at := range n.members {
+			if n.now()-at > int64(time.Minute) {
+				delete(n.members, k)
+			}
+		}
+	}
+	n.membersMu.Unlock()
+	return true
+}
+
+// upFor reports whether the subscription has been up for at least d.
+func (n *near) upFor(d time.Duration) bool {
+	at := n.upAt.Load()
+	return at >= 0 && n.now()-at >= int64(d)
+}
+
+// allAcked reports whether every other process heard from after since has
+// acknowledged w.
+func (n *near) allAcked(w *ackWait, since time.Time) bool {
+	cut := int64(since.Sub(n.epoch))
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	for id, at := range n.members {
+		if at >= cut && !w.acked(id) {
+			return false
+		}
+	}
+	return true
 }
 
 // now is the time since n.epoch, on the monotonic clock.
@@ -136,6 +217,17 @@ func (n *near) invalidateTags(tags []string) {
 	}
 }
 
+// drop invalidates tags in L1 (all of L1 when they include AllTag).
+func (n *near) drop(tags []string) {
+	for _, t := range tags {
+		if t == tagstore.AllTag {
+			n.invalidateAll()
+			return
+		}
+	}
+	n.invalidateTags(tags)
+}
+
 func (n *near) invalidateAll() {
 	if err := n.l1.InvalidateAll(context.Background()); err != nil {
 		// An L1 that cannot invalidate cannot be trusted.
@@ -158,6 +250,7 @@ func (n *near) down(reason error) {
 		n.s.opt.Logger.Warn("redisstore: invalidation subscription lost; L1 off", "namespace", n.s.opt.Namespace, "err", reason)
 	}
 	n.s.acks.ready.Store(false)
+	n.upAt.Store(-1)
 	n.resetFence()
 	n.gen.Add(1)
 	n.invalidateAll()
@@ -167,6 +260,7 @@ func (n *near) down(reason error) {
 // up is called on every subscription confirmation: whatever was published
 // before it may have been missed, so L1 starts from nothing.
 func (n *near) up() {
+	n.upAt.Store(n.now())
 	n.gen.Add(1)
 	if err := n.l1.InvalidateAll(context.Background()); err == nil {
 		n.enabled.Store(true)
@@ -233,6 +327,10 @@ func (n *near) run(ctx context.Context) {
 				n.s.acks.received(m.Payload)
 				continue
 			}
+			if n.heard(m.Payload) {
+				ponged = time.Now()
+				continue
+			}
 			if f := n.beforeMessage.Load(); f != nil {
 				(*f)()
 			}
@@ -245,7 +343,7 @@ func (n *near) run(ctx context.Context) {
 			switch {
 			case !acked:
 			case writer == n.s.acks.writer:
-				n.s.acks.received(seq) // our own message: no round trip
+				n.s.acks.received(n.s.acks.writer + seq) // our own message: no round trip
 			default:
 				n.acker.enqueue(writer, seq)
 			}

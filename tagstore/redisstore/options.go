@@ -56,6 +56,13 @@ type Options struct {
 	// subscription is pinged every L1Fence/4). See the package comment.
 	L1Fence time.Duration
 
+	// WriteMarkTTL is the lifetime of a write's in-flight mark
+	// (tagstore.WriteMarker, default 10s): readers of its tags bypass the
+	// cache until the write ends or the mark expires, so it should exceed
+	// the longest write (statement or COMMIT) that must stay covered when
+	// the writer cannot reach Redis at its end.
+	WriteMarkTTL time.Duration
+
 	// StatsInterval is how often the Store adds its counters to the
 	// namespace's shared counters in Redis (see SharedStats; default 1s).
 	// Negative: only at Close and when SharedStats is called.
@@ -101,6 +108,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.L1Fence <= 0 {
 		o.L1Fence = 50 * time.Millisecond
+	}
+	if o.WriteMarkTTL <= 0 {
+		o.WriteMarkTTL = 10 * time.Second
 	}
 	if o.StatsInterval == 0 {
 		o.StatsInterval = time.Second
@@ -156,6 +166,7 @@ func NewFromURL(rawURL string, opt Options) (*Store, error) {
 		if !q.Has("dial_timeout") {
 			o.DialTimeout = dial
 		}
+		o.DialerRetries = 1 // the breaker and the callers' retries take over
 		client = redis.NewClient(o)
 	case "redis-cluster", "rediss-cluster":
 		u.Scheme = strings.TrimSuffix(u.Scheme, "-cluster")
@@ -167,6 +178,7 @@ func NewFromURL(rawURL string, opt Options) (*Store, error) {
 		if !q.Has("dial_timeout") {
 			o.DialTimeout = dial
 		}
+		o.DialerRetries = 1
 		client = redis.NewClusterClient(o)
 	default:
 		return nil, errors.New("redisstore: URL scheme must be redis, rediss, unix, redis-cluster or rediss-cluster")

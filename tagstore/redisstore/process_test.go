@@ -111,6 +111,9 @@ func TestTwoProcesses(t *testing.T) {
 			if got := read(); got != "ready" {
 				t.Fatalf("child: %q", got)
 			}
+			if l1 {
+				waitWarm(t, a)
+			}
 
 			// Every round: B holds the entry (in its L1 when it has one),
 			// A invalidates, and B's very next read must miss. No delay

@@ -23,11 +23,67 @@ return r`)
 // same atomic step, publishes ARGV[2] on channel ARGV[1]. It returns the
 // number of subscribers that received the message. DEL and PUBLISH need no
 // memory, so the script runs even when Redis refuses writes for maxmemory.
+// A version that is an in-flight marker ("!", see inflight.go) is left in
+// place: nothing can be stored under it, and the write that set it deletes
+// it when it ends.
 var bumpScript = redis.NewScript(`
 for _, k in ipairs(KEYS) do
-  redis.call('DEL', k)
+  local v = redis.call('GET', k)
+  if v and string.byte(v, 1) ~= 33 then
+    redis.call('DEL', k)
+  end
 end
 return redis.call('PUBLISH', ARGV[1], ARGV[2])`)
+
+// markScript marks a write in flight (inflight.go). KEYS are n version keys
+// followed by their n mark sets; ARGV: mark id, lifetime in ms, channel,
+// message. Each mark set is a sorted set of mark ids scored by expiry (Unix
+// ms, Redis's clock); the version becomes "!" followed by the latest expiry
+// and expires with it, so readers meet the marker until the last mark ends
+// or expires and then create a fresh version. Returns PUBLISH's count.
+var markScript = redis.NewScript(`
+local n = #KEYS / 2
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local exp = now + tonumber(ARGV[2])
+for i = 1, n do
+  local f = KEYS[n + i]
+  redis.call('ZADD', f, exp, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', f, '-inf', now)
+  local top = redis.call('ZRANGE', f, -1, -1, 'WITHSCORES')
+  redis.call('SET', KEYS[i], '!' .. top[2], 'PXAT', top[2])
+  redis.call('PEXPIREAT', f, top[2])
+end
+return redis.call('PUBLISH', ARGV[3], ARGV[4])`)
+
+// endScript ends the mark ARGV[1] on the same keys as markScript: it removes
+// the mark and then deletes each version (a fresh one is created by the next
+// reader), or leaves the marker of the other marks still in flight.
+// ARGV[2], ARGV[3]: channel and message. Returns PUBLISH's count and 1 when
+// the mark was still in place on every tag (not expired, its marker neither
+// evicted nor replaced), so that no reader can have stored anything since.
+var endScript = redis.NewScript(`
+local n = #KEYS / 2
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local intact = 1
+for i = 1, n do
+  local f = KEYS[n + i]
+  local sc = redis.call('ZSCORE', f, ARGV[1])
+  local v = redis.call('GET', KEYS[i])
+  if (not sc) or tonumber(sc) <= now or (not v) or string.byte(v, 1) ~= 33 then
+    intact = 0 -- expired, evicted or replaced: readers may have filled
+  end
+  redis.call('ZREM', f, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', f, '-inf', now)
+  local top = redis.call('ZRANGE', f, -1, -1, 'WITHSCORES')
+  if top[2] then
+    redis.call('SET', KEYS[i], '!' .. top[2], 'PXAT', top[2])
+  else
+    redis.call('DEL', KEYS[i])
+  end
+end
+return {redis.call('PUBLISH', ARGV[2], ARGV[3]), intact}`)
 
 // epochScript compares this server's run_id with the one recorded in
 // KEYS[1]; when they differ (Redis restarted, maybe from an old snapshot) it

@@ -30,6 +30,7 @@ type Store struct {
 	ownClient bool
 
 	vprefix  string // "{yoked:<ns>}:v:"
+	fprefix  string // "{yoked:<ns>}:f:", mark sets (inflight.go)
 	eprefix  string // "yoked:<ns>:e:"
 	allKey   string
 	epochKey string
@@ -56,6 +57,7 @@ type Store struct {
 
 	hits, misses, sets, deletes, invalidations, errs atomic.Uint64
 	l1hits, redos, restarts, corrupt, fenceWaits     atomic.Uint64
+	marks, expiredMarks, inFlight                    atomic.Uint64
 }
 
 // New returns a Store on client. It installs a dial hook on the client (to
@@ -76,6 +78,7 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		c:        client,
 		opt:      opt,
 		vprefix:  "{yoked:" + ns + "}:v:",
+		fprefix:  "{yoked:" + ns + "}:f:",
 		eprefix:  "yoked:" + ns + ":e:",
 		epochKey: "{yoked:" + ns + "}:epoch",
 		channel:  "yoked:" + ns + ":inval",
@@ -176,6 +179,11 @@ func parseVersions(cmd *redis.Cmd, n int) ([]uint64, error) {
 		return nil, fmt.Errorf("redisstore: version script returned %d versions for %d tags", len(raw), n)
 	}
 	vs := make([]uint64, n)
+	for _, r := range raw {
+		if len(r) > 0 && r[0] == '!' {
+			return nil, tagstore.ErrInFlight
+		}
+	}
 	for i, r := range raw {
 		if vs[i], err = strconv.ParseUint(r, 16, 64); err != nil {
 			return nil, fmt.Errorf("redisstore: bad version %q: %w", r, err)
@@ -201,6 +209,9 @@ func (s *Store) end(parent context.Context, err error) error {
 	switch {
 	case err == nil:
 		s.br.success()
+	case errors.Is(err, tagstore.ErrInFlight):
+		s.br.success() // Redis answered
+		s.inFlight.Add(1)
 	case parent.Err() != nil:
 		s.br.neutral()
 	default:
@@ -500,8 +511,12 @@ func (s *Store) bump(ctx context.Context, tags []string, msg string) (err error)
 			}
 		}()
 	}
-	if err := s.begin(); err != nil {
-		return err
+	// Invalidations are not held back by a half-open breaker (a read's
+	// probe in flight), and a retry made with tagstore.WithoutBreaker is
+	// not held back at all: an invalidation refused here leaves other
+	// processes serving the old entries until it is retried.
+	if !tagstore.BreakerIgnored(ctx) && !s.br.allowInvalidation() {
+		return tagstore.ErrBypass
 	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
@@ -536,13 +551,16 @@ func (s *Store) Stats() tagstore.Stats {
 type RedisStats struct {
 	tagstore.Stats
 	L1Hits       uint64       `json:"l1_hits"`
-	L1Enabled    bool         `json:"l1_enabled"`  // L1 configured, subscribed and within its fence
-	L1Drops      uint64       `json:"l1_drops"`    // subscriptions lost while L1 was on
-	Redos        uint64       `json:"redos"`       // lookups repeated after a reconnection
-	Restarts     uint64       `json:"restarts"`    // Redis lifetimes changes that invalidated the namespace
-	FenceWaits   uint64       `json:"fence_waits"` // invalidations that waited the whole L1Fence for acknowledgements
-	Corrupt      uint64       `json:"corrupt"`     // undecodable entries treated as misses
-	Breaker      BreakerState `json:"breaker"`     // current state
+	L1Enabled    bool         `json:"l1_enabled"`    // L1 configured, subscribed and within its fence
+	L1Drops      uint64       `json:"l1_drops"`      // subscriptions lost while L1 was on
+	Redos        uint64       `json:"redos"`         // lookups repeated after a reconnection
+	Restarts     uint64       `json:"restarts"`      // Redis lifetimes changes that invalidated the namespace
+	FenceWaits   uint64       `json:"fence_waits"`   // invalidations that waited the whole L1Fence for acknowledgements
+	Corrupt      uint64       `json:"corrupt"`       // undecodable entries treated as misses
+	WriteMarks   uint64       `json:"write_marks"`   // writes marked in flight (MarkWrite)
+	ExpiredMarks uint64       `json:"expired_marks"` // writes whose mark had expired when they ended
+	InFlight     uint64       `json:"in_flight"`     // lookups and stamps that met a write in flight
+	Breaker      BreakerState `json:"breaker"`       // current state
 	BreakerOpens uint64       `json:"breaker_opens"`
 
 	// StatsPushFailures counts failed pushes to the shared counters.
@@ -561,6 +579,9 @@ func (s *Store) RedisStats() RedisStats {
 		Restarts:     s.restarts.Load(),
 		FenceWaits:   s.fenceWaits.Load(),
 		Corrupt:      s.corrupt.Load(),
+		WriteMarks:   s.marks.Load(),
+		ExpiredMarks: s.expiredMarks.Load(),
+		InFlight:     s.inFlight.Load(),
 		Breaker:      state,
 		BreakerOpens: opens,
 

@@ -176,6 +176,9 @@ func (s *Store) Flush(ctx context.Context) error {
 		if err := scan(ctx, c, s.vprefix+"*", del); err != nil {
 			return err
 		}
+		if err := scan(ctx, c, s.fprefix+"*", del); err != nil {
+			return err
+		}
 		return scan(ctx, c, s.eprefix+"*", del)
 	})
 	if err = s.end(parent, err); err != nil {

@@ -1,0 +1,149 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/yokedcache/yoked/tagstore"
+)
+
+var _ tagstore.WriteMarker = (*Store)(nil)
+
+// Writes in flight (tagstore.WriteMarker). MarkWrite replaces each tag's
+// version by a marker, "!" followed by the mark's expiry, and records the
+// mark in the tag's mark set "{yoked:<ns>}:f:<tag>" (a sorted set of mark
+// ids scored by expiry), in one script on the version slot that also
+// publishes the tags to every L1. Readers get the marker from the stamp
+// script they already run and answer tagstore.ErrInFlight: they neither
+// serve nor store, and since the old version is gone, nothing stored
+// before the mark is served again. EndWrite removes the mark and deletes
+// the version (or leaves the marker of other marks still in flight), which
+// the next reader replaces by a fresh version, and publishes again.
+//
+// The marker expires with the latest mark (Options.WriteMarkTTL), so a
+// writer that dies between the two leaves its tags uncached for that long,
+// never for good. If a write outlives its mark, readers fill again before
+// it commits; its EndWrite deletes those versions as any invalidation does,
+// so only a write that outlives its mark AND cannot reach Redis at its end
+// leaves stale entries behind.
+//
+// L1: the mark's message is acknowledged like an invalidation's. EndWrite
+// first waits for those acknowledgements (or the fence since the mark; they
+// usually arrived while the database wrote), so that every L1 has dropped
+// the tags even when the end cannot reach Redis. While a tag is in flight
+// no process fills its L1 with it (a fill follows a Redis hit), so when the
+// mark was still in place at the end, EndWrite does not wait for the end's
+// own acknowledgements.
+
+// markState is what a mark carries between MarkWrite and EndWrite.
+type markState struct {
+	mu     sync.Mutex
+	ticket ackTicket
+	waited bool // the mark's acknowledgements were awaited
+}
+
+func (s *Store) markKeys(tags []string) []string {
+	keys := make([]string, 2*len(tags))
+	for i, t := range tags {
+		keys[i] = s.vprefix + t
+		keys[len(tags)+i] = s.fprefix + t
+	}
+	return keys
+}
+
+func messageFor(tags []string) string {
+	for _, t := range tags {
+		if t == tagstore.AllTag {
+			return allMessage
+		}
+	}
+	return tagsMessage(tags)
+}
+
+// MarkWrite implements tagstore.WriteMarker. It is bounded by
+// Options.Timeout; with tagstore.WithoutBreaker it is sent even while the
+// breaker is open.
+func (s *Store) MarkWrite(ctx context.Context, tags []string) (tagstore.WriteMark, error) {
+	if s.closed.Load() {
+		return tagstore.WriteMark{}, tagstore.ErrClosed
+	}
+	if len(tags) == 0 {
+		return tagstore.WriteMark{}, errors.New("redisstore: MarkWrite without tags")
+	}
+	if !tagstore.BreakerIgnored(ctx) && !s.br.allowInvalidation() {
+		return tagstore.WriteMark{}, tagstore.ErrBypass
+	}
+	if s.near != nil {
+		defer s.near.drop(tags)
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	id := hex16(newVersion())
+	keys := s.markKeys(tags)
+	ttl := s.opt.WriteMarkTTL.Milliseconds()
+	t, err := s.publish(messageFor(tags), func(payload string) (int64, error) {
+		n, err := markScript.Run(ctx, s.c, keys, id, ttl, s.channel, payload).Int64()
+		return n, s.end(parent, err)
+	})
+	if err != nil {
+		return tagstore.WriteMark{}, fmt.Errorf("redisstore: marking a write to %d tags: %w", len(tags), err)
+	}
+	s.marks.Add(1)
+	return tagstore.WriteMark{Tags: tags, ID: id, State: &markState{ticket: t}}, nil
+}
+
+// EndWrite implements tagstore.WriteMarker. The script is bounded by
+// Options.Timeout, each wait for acknowledgements by Options.L1Fence.
+func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
+	if s.closed.Load() {
+		return tagstore.ErrClosed
+	}
+	st, ok := m.State.(*markState)
+	if !ok || len(m.Tags) == 0 {
+		return errors.New("redisstore: EndWrite with a mark this store did not make")
+	}
+	if !tagstore.BreakerIgnored(ctx) && !s.br.allowInvalidation() {
+		return tagstore.ErrBypass
+	}
+	if s.near != nil {
+		defer s.near.drop(m.Tags)
+	}
+	st.mu.Lock()
+	if !st.waited {
+		st.waited = true
+		if err := s.waitAcks(ctx, st.ticket); err != nil {
+			st.mu.Unlock()
+			return err
+		}
+	}
+	st.mu.Unlock()
+	parent := ctx
+	sctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	keys := s.markKeys(m.Tags)
+	intact := false
+	t, err := s.publish(messageFor(m.Tags), func(payload string) (int64, error) {
+		r, err := endScript.Run(sctx, s.c, keys, m.ID, s.channel, payload).Int64Slice()
+		if err = s.end(parent, err); err != nil {
+			return 0, err
+		}
+		if len(r) != 2 {
+			return 0, fmt.Errorf("redisstore: end script returned %d values", len(r))
+		}
+		intact = r[1] == 1
+		return r[0], nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: ending a write to %d tags: %w", len(m.Tags), err)
+	}
+	s.invalidations.Add(uint64(len(m.Tags)))
+	if intact {
+		s.acks.forget(t.seq)
+		return nil
+	}
+	s.expiredMarks.Add(1)
+	return s.waitAcks(ctx, t)
+}
