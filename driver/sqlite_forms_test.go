@@ -190,6 +190,16 @@ func TestSQLiteNonDeterministicNeverHit(t *testing.T) {
 			t.Errorf("%s was served from the cache", q.query)
 		}
 	}
+	// A parameter read as a number ('unixepoch', 'julianday') is cached:
+	// 'now' there gives NULL in the SQLite linked, not the clock.
+	q := `SELECT datetime(?, 'unixepoch'), date(?, 'julianday')`
+	if got := rowsText(t, db, q, "now", "now"); got != "[<nil> <nil>]\n" {
+		t.Fatalf("'now' read as a number gave %q, want NULLs", got)
+	}
+	h := hits(cache)
+	if got := rowsText(t, db, q, "now", "now"); got != "[<nil> <nil>]\n" || hits(cache) != h+1 {
+		t.Fatalf("second read %q was not a hit: %+v", got, cache.Stats())
+	}
 }
 
 // TestSQLiteTempTriggerWritesSeen: a temporary trigger lives on one

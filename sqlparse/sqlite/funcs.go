@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/yokedcache/yoked/sqlparse"
@@ -30,7 +31,7 @@ var clockFuncs = map[string][]int{
 // volatile says why a call of the built-in name makes a read uncacheable,
 // or "". A date function reads the clock when its time value is missing or
 // 'now', and may when any argument is a parameter (it may be 'now' or
-// 'localtime'); the 'localtime' and 'utc' modifiers depend on the time zone
+// 'localtime'), except a time value read as a number ('unixepoch'); the 'localtime' and 'utc' modifiers depend on the time zone
 // of the process, which differs between processes sharing a store.
 func volatile(name string, args [][]token) string {
 	if r := volatileFuncs[name]; r != "" {
@@ -50,6 +51,9 @@ func volatile(name string, args [][]token) string {
 		for _, t := range a {
 			switch t.kind {
 			case tParam:
+				if slices.Contains(at, i) && numericTime(args, at, i) {
+					continue
+				}
 				return "reads the clock:"
 			case tString:
 				switch strings.ToLower(strings.TrimSpace(unquote(t.text))) {
@@ -70,6 +74,20 @@ func volatile(name string, args [][]token) string {
 		return "depends on the time zone:"
 	}
 	return ""
+}
+
+// numericTime reports whether the time value args[i] is followed by the
+// 'unixepoch' or 'julianday' modifier, which makes SQLite read it as a
+// number: 'now' then gives NULL, not the clock ('auto' reads 'now').
+func numericTime(args [][]token, at []int, i int) bool {
+	if i+1 >= len(args) || slices.Contains(at, i+1) || len(args[i+1]) != 1 || args[i+1][0].kind != tString {
+		return false
+	}
+	switch strings.ToLower(unquote(args[i+1][0].text)) {
+	case "unixepoch", "julianday":
+		return true
+	}
+	return false
 }
 
 func unquote(s string) string {
