@@ -21,7 +21,8 @@ func TestGolden(t *testing.T) {
 
 // TestReadCoverage holds the share of golden reads the grammar reads to
 // the end at 98% or more (TestGolden checks that each is classified as its
-// want line says). The reads left unparsed are text SQLite refuses too.
+// want line says). Cases named "not SQLite: …" hold text SQLite refuses
+// (driver/sqlite_syntax_test.go checks the others compile) and do not count.
 func TestReadCoverage(t *testing.T) {
 	reads, parsed := 0, 0
 	for _, c := range sqlparsetest.All(t, goldenDir) {
@@ -29,7 +30,7 @@ func TestReadCoverage(t *testing.T) {
 		if err := json.Unmarshal([]byte(c.Want), &want); err != nil {
 			t.Fatalf("%s: %v", c.Pos(), err)
 		}
-		if want.Kind != sqlparse.KindRead {
+		if want.Kind != sqlparse.KindRead || strings.HasPrefix(c.Name, "not SQLite:") {
 			continue
 		}
 		reads++
@@ -61,7 +62,10 @@ func checkInvariants(t *testing.T, sql string, st sqlparse.Statement) {
 	t.Helper()
 	var found []string
 	toks, _ := lex(sql)
-	for _, tk := range toks {
+	for i, tk := range toks {
+		if tk.up == "REPLACE" && i+1 < len(toks) && toks[i+1].text == "(" {
+			continue // the replace() function; REPLACE INTO is never followed by '('
+		}
 		if tk.kind == tWord && slices.Contains(writeWords, tk.up) {
 			found = append(found, tk.up)
 		}
