@@ -47,3 +47,9 @@ fuzz:
 			echo "== $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$t; \
 		done; \
 	done
+
+.PHONY: peers
+
+## peers: the base drivers' own package tests (lib/pq, pgx stdlib, go-sql-driver/mysql, go-sqlite3), raw and through yoked; lists the tests that fail only through yoked (slow; not part of make test)
+peers:
+	$(GO) run ./internal/peers
