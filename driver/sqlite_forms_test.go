@@ -208,6 +208,15 @@ func TestSQLiteNonDeterministicNeverHit(t *testing.T) {
 // connection is back in the pool (issue 10, item 8). Two yoked handles
 // share one store: the one with the trigger writes, the other reads.
 func TestSQLiteTempTriggerWritesSeen(t *testing.T) {
+	for _, create := range []string{
+		`CREATE TEMP TRIGGER log_names AFTER UPDATE ON main.users BEGIN INSERT INTO audit (note) VALUES (new.name); END`,
+		`CREATE TRIGGER temp.log_names AFTER UPDATE ON main.users BEGIN INSERT INTO audit (note) VALUES (new.name); END`,
+	} {
+		t.Run(create[:strings.Index(create, " AFTER")], func(t *testing.T) { testTempTrigger(t, create) })
+	}
+}
+
+func testTempTrigger(t *testing.T, create string) {
 	dsn := "file:" + filepath.Join(t.TempDir(), "trigger.db") + "?_busy_timeout=5000&_journal_mode=WAL"
 	store := mustMemory(t)
 	open := func(opts ...yoked.Option) *sql.DB {
@@ -248,7 +257,7 @@ func TestSQLiteTempTriggerWritesSeen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, c, `CREATE TEMP TRIGGER log_names AFTER UPDATE ON main.users BEGIN INSERT INTO audit (note) VALUES (new.name); END`)
+	mustExec(t, c, create)
 	for i, w := range []string{"[1]\n", "[2]\n"} {
 		cached("before an UPDATE on the held connection")
 		mustExec(t, c, `UPDATE users SET name = ? WHERE id = 1`, fmt.Sprint("ada", i))

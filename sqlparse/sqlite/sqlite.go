@@ -68,19 +68,16 @@ func stmt(s []token) sqlparse.Statement {
 			if w[2] != "TRIGGER" {
 				return kind(sqlparse.KindSession)
 			}
-			// A temporary trigger fires on this connection only, where no
-			// catalog read elsewhere sees it, and may write any table:
-			// everything this connection writes from now on may write
-			// everything (a session statement that writes all tables).
-			st := kind(sqlparse.KindDDL)
-			st.AllTables, st.Session = true, true
-			return st
+			return tempTrigger()
 		}
 		if w[1] == "UNIQUE" {
 			i = 2
 		}
 		switch w[i] {
 		case "TRIGGER":
+			if schema, _, ok := qualified(s, ifNotExists(s, 2)); !ok || schema == "temp" || schema == "temporary" {
+				return tempTrigger() // CREATE TRIGGER temp.t … is a temporary trigger
+			}
 			// A trigger changes what later writes do; nothing certain to name.
 			st := kind(sqlparse.KindDDL)
 			st.AllTables = true
@@ -109,6 +106,24 @@ func stmt(s []token) sqlparse.Statement {
 		return sqlparse.Statement{} // Parsed=false: the caller scans
 	}
 	return st
+}
+
+// tempTrigger is CREATE TEMP TRIGGER: the trigger fires on this
+// connection only, where no catalog read elsewhere sees it, and may write
+// any table. It is DDL on every table and a session statement, so that
+// everything the connection writes from then on invalidates everything.
+func tempTrigger() sqlparse.Statement {
+	st := kind(sqlparse.KindDDL)
+	st.AllTables, st.Session = true, true
+	return st
+}
+
+// ifNotExists returns i, or the index after IF NOT EXISTS at s[i].
+func ifNotExists(s []token, i int) int {
+	if i+2 < len(s) && s[i].up == "IF" && s[i+1].up == "NOT" && s[i+2].up == "EXISTS" {
+		return i + 3
+	}
+	return i
 }
 
 // alter is ALTER TABLE t …: DDL on t, and on the new name of RENAME TO.
@@ -157,8 +172,8 @@ func ddlNamed(s []token, i int, after string) sqlparse.Statement {
 			i++
 		}
 		i++
-	} else if i+2 < len(s) && s[i].up == "IF" && s[i+1].up == "NOT" && s[i+2].up == "EXISTS" {
-		i += 3
+	} else if j := ifNotExists(s, i); j != i {
+		i = j
 	} else if i+1 < len(s) && s[i].up == "IF" && s[i+1].up == "EXISTS" {
 		i += 2
 	}
