@@ -544,3 +544,47 @@ func (c *Catalog) equal(o *Catalog) bool {
 	}
 	return reflect.DeepEqual(c, o)
 }
+
+// Database returns a name of the database q reaches that is the same for
+// every client of it, for callers that tell each other about schema
+// changes: PostgreSQL's current database, the MySQL server (its catalog
+// spans every database of the server), SQLite's main file. It is coarse on
+// purpose (two clusters with a database of the same name share it), since
+// sharing it only costs extra catalog reads. It is "" for a database no
+// other connection can see (SQLite in memory or temporary).
+func Database(ctx context.Context, dialect string, q Querier) (name string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			name, err = "", fmt.Errorf("%w: %v", ErrUnexpected, r)
+		}
+	}()
+	r := reader{q}
+	var rows [][]string
+	switch dialect {
+	case sqlparse.DialectPostgres:
+		rows, err = r.rows(ctx, "database name", 1, `SELECT current_database()`)
+	case sqlparse.DialectMySQL:
+		rows, err = r.rows(ctx, "server name", 2, `SELECT @@hostname, @@port`)
+	case sqlparse.DialectSQLite:
+		rows, err = r.rows(ctx, "database list", 3, `PRAGMA database_list`)
+		if err == nil {
+			for _, row := range rows {
+				if row[1] == "main" && row[2] != "" {
+					return dialect + ":" + row[2], nil
+				} else if row[1] == "main" {
+					return "", nil
+				}
+			}
+			return "", fmt.Errorf("%w: no main database", ErrUnexpected)
+		}
+	default:
+		return "", fmt.Errorf("catalog: no catalog for dialect %q", dialect)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(rows) != 1 || rows[0][0] == "" {
+		return "", fmt.Errorf("%w: reading the database name: %d rows", ErrUnexpected, len(rows))
+	}
+	return dialect + ":" + strings.Join(rows[0], ":"), nil
+}

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,6 +202,12 @@ type plan struct {
 	// needsScope: the read touches a row-level-security table; it may be
 	// cached only under a scope (WithScope).
 	needsScope bool
+	// lookupTags are readTags plus the schema epoch tag.
+	lookupTags []string
+	// state is the catalog the plan was made with (nil without one);
+	// bypass is the skip reason of reads planned while none could be used.
+	state  *schemaState
+	bypass string
 }
 
 func (p *plan) isWrite() bool {
@@ -219,9 +226,11 @@ type planner struct {
 	// epoch changes whenever plans must be rebuilt (the schema changed);
 	// connections and statements holding plans compare it before use.
 	epoch atomic.Uint64
-	// cat is the schema catalog plans are expanded with (see catalog.go);
-	// nil until the first connection read it, or for dialects without one.
-	cat atomic.Pointer[catalog.Catalog]
+	// sch is the schema whose catalog plans are expanded with (see
+	// catalog.go); nil when the connector reads none. fixed is the catalog
+	// of a planner without a schema (nil: none).
+	sch   *schema
+	fixed *catalog.Catalog
 }
 
 // reset drops every plan: after DDL, or when the catalog changed.
@@ -238,15 +247,39 @@ func (pl *planner) plan(query string) *plan {
 	if p, ok := pl.plans.GetIfPresent(query); ok {
 		return p
 	}
+	epoch := pl.epoch.Load()
 	st := pl.parser.Parse(query)
-	// What the statement really reads and writes (a nil catalog adds nothing).
-	a := pl.cat.Load().Access(&st, query)
+	// What the statement really reads and writes (a nil catalog adds
+	// nothing; while none is installed, the failed one's verdicts apply).
+	cat := pl.fixed
+	var state *schemaState
+	var bypass string
+	if pl.sch != nil {
+		switch state = pl.sch.current(); {
+		case state == nil:
+			cat, bypass = catalog.Failed(), skipCatalogLoading
+		case state.cat.IsFailed():
+			cat, bypass = state.cat, skipCatalogFailed
+		default:
+			cat = state.cat
+		}
+	}
+	a := cat.Access(&st, query)
 	st.Kind, st.Cacheable, st.Reason = a.Kind, a.Cacheable, a.Reason
-	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope, readTags: tagsOf(a.Reads), writeTags: tagsOf(a.Writes)}
+	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope, readTags: tagsOf(a.Reads), writeTags: tagsOf(a.Writes),
+		state: state, bypass: bypass}
+	p.lookupTags = p.readTags
+	if state != nil && state.epochTag != "" {
+		// Every cached read depends on the schema epoch; DDL moves it.
+		p.lookupTags = append(slices.Clip(p.readTags), state.epochTag)
+	}
 	for _, tag := range p.readTags {
 		p.tables = append(p.tables, pl.stats.table(tag))
 	}
-	pl.plans.Set(query, p)
+	if pl.epoch.Load() == epoch {
+		// Not planned with a catalog replaced meanwhile.
+		pl.plans.Set(query, p)
+	}
 	return p
 }
 

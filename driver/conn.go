@@ -82,6 +82,12 @@ type conn struct {
 	plans     map[string]*plan
 	planEpoch uint64
 
+	// pl makes the plans of this connection: its database's (sch), or
+	// the connector's when it reads no catalog or the database is not
+	// identified.
+	pl  *planner
+	sch *schema
+
 	// schemaPending: DDL ran inside the current transaction; the catalog is
 	// read again when it ends.
 	schemaPending bool
@@ -96,7 +102,7 @@ const maxConnPlans = 256
 // plan returns the plan of query, from the connection's own cache when it
 // is current.
 func (cn *conn) plan(query string) *plan {
-	pl := cn.c.planner
+	pl := cn.pl
 	if e := pl.epoch.Load(); e != cn.planEpoch || cn.plans == nil {
 		cn.plans = make(map[string]*plan, 16)
 		cn.planEpoch = e
@@ -113,7 +119,7 @@ func (cn *conn) plan(query string) *plan {
 }
 
 func newConn(base driver.Conn, c *connector) *conn {
-	cn := &conn{base: base, c: c}
+	cn := &conn{base: base, c: c, pl: c.planner}
 	cn.qc, _ = base.(driver.QueryerContext)
 	cn.q, _ = base.(driver.Queryer) //nolint:staticcheck
 	cn.ec, _ = base.(driver.ExecerContext)
@@ -446,6 +452,18 @@ func (cn *conn) abandon(ctx context.Context, w *invalidator.Write) {
 // is prepare's Write.
 func (cn *conn) after(ctx context.Context, p *plan, w *invalidator.Write) {
 	write := p.isWrite()
+	if write && !p.writeAll && cn.sch != nil && !cn.sch.fresh(ctx, cn.c, cn.base, p.state) {
+		// Planned with a catalog older than the schema it ran against.
+		stale := *p
+		stale.writeAll = true
+		p = &stale
+		if w != nil {
+			// The announced write covers the plan's own tags only.
+			cn.c.cache.stats.invalidated(p.writeTags)
+			w.Done(ctx)
+			w = nil
+		}
+	}
 	switch {
 	case cn.tx != nil:
 		if write {

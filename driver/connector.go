@@ -6,9 +6,9 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 
+	"github.com/yokedcache/yoked/catalog"
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/sqlparse/dialect"
 )
@@ -34,10 +34,11 @@ type connector struct {
 	disabled bool
 	drv      *boundDriver
 
-	// catMu serialises catalog reads; catLoaded is true once one succeeded
-	// (see catalog.go).
-	catMu     sync.Mutex
-	catLoaded bool
+	// blind plans for connections whose database is not identified: with
+	// no catalog to trust, their writes invalidate everything.
+	blind *planner
+	// lastSchema is the schema of the last connection opened (WaitCatalog).
+	lastSchema atomic.Pointer[schema]
 }
 
 // boundDriver is what db.Driver() returns for a yoked DB: a Driver that also
@@ -79,6 +80,8 @@ func newConnector(base driver.Connector, baseName, idBase string, opts []Option)
 		disabled: cfg.Disabled,
 	}
 	c.planner = newPlanner(parser, &c.cache.stats)
+	c.blind = newPlanner(parser, &c.cache.stats)
+	c.blind.fixed = catalog.Failed()
 	c.drv = &boundDriver{Driver: &Driver{base: base.Driver(), opts: opts}, c: c}
 	return c, nil
 }
@@ -92,9 +95,19 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if !c.disabled {
 		cn.identity = c.identify(ctx, bc)
 	}
-	// The schema catalog is read through the first base connection, before
-	// any statement of the connector is planned (retried while it fails).
-	c.loadCatalog(ctx, bc, true)
+	if c.readsCatalog() {
+		if cn.identity == "" {
+			cn.pl = c.blind
+		} else {
+			// The catalog of the database reached, shared in the process,
+			// read in the background (SQLite: through this connection);
+			// until it is, reads bypass the cache.
+			cn.sch = schemaFor(c, cn.identity)
+			cn.pl = cn.sch.planner
+			c.lastSchema.Store(cn.sch)
+			cn.sch.ensure(ctx, c, bc)
+		}
+	}
 	return cn.public(), nil
 }
 

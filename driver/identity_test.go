@@ -2,6 +2,7 @@ package driver_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,10 @@ func idRead(t testing.TB, db *sql.DB) (string, uint64) {
 	t.Helper()
 	cache, err := yoked.CacheOf(db)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Reads bypass the cache until the schema catalog is read.
+	if err := yoked.WaitCatalog(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	h := cache.Stats().Hits

@@ -22,7 +22,7 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 	}
 	o := optsFrom(ctx)
 	var scope string
-	tags := p.readTags
+	tags := p.lookupTags
 	if o != nil {
 		// Extra tags are part of the key: an entry filled without "user:42"
 		// must not answer a read that expects InvalidateTags("user:42") to
@@ -82,6 +82,11 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 		}
 		stamp = st
 	}
+	if sch := cn.sch; sch != nil && !sch.stampFresh(ctx, c, cn.base, stamp, p.state) {
+		// Planned with a catalog older than the schema the stamp is of.
+		stats.skip(skipCatalogLoading)
+		return run()
+	}
 	cn.skipped = nil
 	rows, err := run()
 	if errors.Is(err, driver.ErrSkip) {
@@ -120,6 +125,11 @@ func (cn *conn) bypassReason(ctx context.Context, p *plan) string {
 		return skipTainted
 	case cn.identity == "":
 		return skipUnidentified
+	case p.bypass != "":
+		if cn.sch != nil {
+			cn.sch.ensure(ctx, cn.c, cn.base) // a failed read may be due again
+		}
+		return p.bypass
 	case !p.stmt.Cacheable:
 		return skipNotCached
 	}

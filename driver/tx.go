@@ -42,13 +42,20 @@ func (t *tx) Commit() error {
 	}
 	err = t.base.Commit()
 	t.cn.tx = nil
-	t.cn.txEnded()
 	// Invalidate whatever err says: a commit that failed on a lost connection
 	// may still have committed.
 	if dirty {
 		t.cn.c.cache.stats.invalidated(tags)
 	}
 	w.Done(ctx)
+	if s := t.cn.sch; dirty && s != nil && !s.fresh(ctx, t.cn.c, t.cn.base, s.current()) {
+		// The schema changed while the transaction ran: its writes were
+		// planned with a catalog that may miss what they wrote.
+		t.cn.c.invalidate(ctx, nil, true)
+	}
+	// After the commit's invalidation (which moves the schema epoch when
+	// the transaction ran DDL), so the catalog is read under the new epoch.
+	t.cn.txEnded()
 	return err
 }
 
