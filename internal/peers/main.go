@@ -26,9 +26,10 @@ type suite struct {
 	name   string
 	module string // module path, as in yoked's go.mod
 	pkg    string // package directory inside the module
-	// register is the base's own registration to rename: file (in pkg) and
-	// the exact text of the call's start.
-	file, call string
+	// file and calls are the base's own registrations to rename: the file
+	// (in pkg) and the exact text of each call's start.
+	file  string
+	calls []string
 	// inject is the package clause and registration of the added test file;
 	// %s is replaced by nothing, the file imports yoked as "yoked".
 	inject string
@@ -44,7 +45,7 @@ type suite struct {
 var suites = []suite{
 	{
 		name: "lib/pq", module: "github.com/lib/pq", pkg: ".",
-		file: "conn.go", call: `sql.Register("postgres",`,
+		file: "conn.go", calls: []string{`sql.Register("postgres",`},
 		// TestOpen and TestConnectMulti dial 255.255.255.255 and resolve
 		// made-up host names.
 		skip: `^(TestOpen|TestConnectMulti)$`,
@@ -60,7 +61,7 @@ func init() {
 	},
 	{
 		name: "pgx stdlib", module: "github.com/jackc/pgx/v5", pkg: "stdlib",
-		file: "sql.go", call: `sql.Register("pgx",`,
+		file: "sql.go", calls: []string{`sql.Register("pgx",`, `sql.Register("pgx/v5",`},
 		inject: `package stdlib
 
 func init() {
@@ -74,7 +75,7 @@ func init() {
 	},
 	{
 		name: "go-sql-driver/mysql", module: "github.com/go-sql-driver/mysql", pkg: ".",
-		file: "driver.go", call: `sql.Register(driverName,`,
+		file: "driver.go", calls: []string{`sql.Register(driverName,`},
 		skip: `^TestConnectorReturnsTimeout$`, // dials 1.1.1.1
 		inject: `package mysql
 
@@ -88,7 +89,7 @@ func init() {
 	},
 	{
 		name: "go-sqlite3", module: "github.com/mattn/go-sqlite3", pkg: ".",
-		file: "sqlite3.go", call: `sql.Register(driverName,`,
+		file: "sqlite3.go", calls: []string{`sql.Register(driverName,`},
 		inject: `package sqlite3
 
 func init() {
@@ -143,6 +144,9 @@ func run(work, only string, timeout time.Duration) error {
 		fmt.Printf("%-22s %-24s %-24s %d\n", s.name, rep.raw.counts(), rep.yoked.counts(), len(rep.yokedOnly))
 		for _, t := range rep.yokedOnly {
 			fmt.Printf("    %s\n%s", t, indent(rep.yoked.output[t]))
+		}
+		if raw := rep.raw.failedTop(); len(raw) > 0 {
+			fmt.Printf("    failing raw too (top-level): %s\n", strings.Join(raw, " "))
 		}
 		if s.unwrapped > 0 {
 			fmt.Printf("    (%d sql.Conn.Raw callbacks that assert the base connection's concrete type were given driver.Unwrap(conn))\n", s.unwrapped)
@@ -223,11 +227,13 @@ func (s *suite) pointAtYoked(pkgDir, modDir, root string) error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Contains(b, []byte(s.call)) {
-		return fmt.Errorf("%s no longer contains %q: update internal/peers", reg, s.call)
+	for _, call := range s.calls {
+		if !bytes.Contains(b, []byte(call)) {
+			return fmt.Errorf("%s no longer contains %q: update internal/peers", reg, call)
+		}
+		renamed := strings.Replace(call, "sql.Register(", `sql.Register("yoked-peers-base-"+`, 1)
+		b = bytes.Replace(b, []byte(call), []byte(renamed), 1)
 	}
-	renamed := strings.Replace(s.call, "sql.Register(", `sql.Register("yoked-peers-base-"+`, 1)
-	b = bytes.Replace(b, []byte(s.call), []byte(renamed), 1)
 	if err := os.WriteFile(reg, b, 0o644); err != nil {
 		return err
 	}
@@ -296,6 +302,18 @@ func unwrapRawCallbacks(pkgDir string) (int, error) {
 type results struct {
 	action map[string]string // test -> pass, fail, skip
 	output map[string]string
+}
+
+// failedTop returns the failed top-level tests.
+func (r *results) failedTop() []string {
+	var out []string
+	for t, a := range r.action {
+		if a == "fail" && !strings.Contains(t, "/") {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (r *results) counts() string {
