@@ -38,6 +38,12 @@ type Cache struct {
 	store tagstore.Store
 	inv   *invalidator.Invalidator
 	stats counters
+
+	// Under caches' lock (store.go): connectors using the Cache, the name
+	// of a store opened by URL, and whether the last release closes it.
+	refs  int
+	name  string
+	owned bool
 }
 
 // Store returns the tag store, for the manual API (GetOrLoad, pattern
@@ -164,29 +170,6 @@ func (c *counters) snapshot() Stats {
 		return true
 	})
 	return s
-}
-
-// caches holds one Cache per store, so that every DB of the process using a
-// store consults the same invalidator (pending invalidations block reads of
-// all of them).
-var caches struct {
-	sync.Mutex
-	byStore map[tagstore.Store]*Cache
-	byName  map[string]tagstore.Store // default stores by URL+namespace
-}
-
-func cacheFor(store tagstore.Store, cfg *Config) *Cache {
-	caches.Lock()
-	defer caches.Unlock()
-	if caches.byStore == nil {
-		caches.byStore = map[tagstore.Store]*Cache{}
-	}
-	if c, ok := caches.byStore[store]; ok {
-		return c
-	}
-	c := &Cache{store: store, inv: invalidator.New(store, invalidator.Options{Logger: cfg.Logger})}
-	caches.byStore[store] = c
-	return c
 }
 
 // plan is what the driver decided about one SQL text on one connector. Plans

@@ -57,6 +57,12 @@ type Config struct {
 	// Strict: writes fail before they are sent when the shared store cannot
 	// mark them (WithStrictStore).
 	Strict bool
+
+	// openStore, when set (WithRedisClient), opens the store instead of
+	// StoreURL; openStoreName identifies what it opens, for sharing.
+	openStore     func(*Config) (tagstore.Store, error)
+	openStoreName string
+	defaultLogger bool // no WithLogger: Logger discards
 }
 
 // ErrConfig wraps every configuration error.
@@ -169,6 +175,7 @@ func resolveConfig(opts []Option) (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+		c.defaultLogger = true
 	}
 	return c, nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/yokedcache/yoked/catalog"
@@ -39,6 +41,8 @@ type connector struct {
 	blind *planner
 	// lastSchema is the schema of the last connection opened (WaitCatalog).
 	lastSchema atomic.Pointer[schema]
+
+	closeOnce sync.Once
 }
 
 // boundDriver is what db.Driver() returns for a yoked DB: a Driver that also
@@ -66,7 +70,7 @@ func newConnector(base driver.Connector, baseName, idBase string, opts []Option)
 	if err != nil {
 		return nil, configErr("%v", err)
 	}
-	store, err := storeFor(&cfg)
+	cache, err := acquireCache(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +80,7 @@ func newConnector(base driver.Connector, baseName, idBase string, opts []Option)
 		cfg:      cfg,
 		idBase:   idBase,
 		dialect:  sqlparse.NormalizeDialect(d),
-		cache:    cacheFor(store, &cfg),
+		cache:    cache,
 		disabled: cfg.Disabled,
 	}
 	c.planner = newPlanner(parser, &c.cache.stats)
@@ -113,13 +117,18 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 
 func (c *connector) Driver() driver.Driver { return c.drv }
 
-// Close closes the base connector when it is an io.Closer. The shared store
-// stays open: other DBs may use it.
+// Close closes the base connector when it is an io.Closer, and releases
+// the store: the last DB of the process using a store yoked opened closes
+// it (see caches). Idempotent.
 func (c *connector) Close() error {
-	if cl, ok := c.base.(io.Closer); ok {
-		return cl.Close()
-	}
-	return nil
+	var err error
+	c.closeOnce.Do(func() {
+		err = releaseCache(c.cache)
+		if cl, ok := c.base.(io.Closer); ok {
+			err = errors.Join(cl.Close(), err)
+		}
+	})
+	return err
 }
 
 // Open opens a DB on the base driver registered as baseName, through yoked.

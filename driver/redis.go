@@ -1,9 +1,12 @@
 package driver
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/yokedcache/yoked/tagstore"
 	"github.com/yokedcache/yoked/tagstore/memory"
@@ -22,7 +25,7 @@ func openRedisStore(raw string, cfg *Config) (tagstore.Store, error) {
 		return nil, configErr("store URL: %v", err)
 	}
 	q := u.Query()
-	opt := redisstore.Options{Namespace: cfg.Namespace, Codec: resultCodec{}, Logger: cfg.Logger, DefaultTTL: cfg.TTL}
+	opt := redisOptions(cfg)
 	if v := q.Get("l1"); v != "" {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
@@ -54,4 +57,55 @@ func openRedisStore(raw string, cfg *Config) (tagstore.Store, error) {
 		return nil, configErr("%v", err)
 	}
 	return s, nil
+}
+
+// redisOptions are the Redis store options yoked derives from cfg.
+func redisOptions(cfg *Config) redisstore.Options {
+	opt := redisstore.Options{Namespace: cfg.Namespace, Codec: resultCodec{}, Logger: cfg.Logger, DefaultTTL: cfg.TTL}
+	if cfg.defaultLogger {
+		opt.Logger = nil // the store's default: its first failure still reaches slog.Default()
+	}
+	return opt
+}
+
+// ResultCodec returns the codec yoked stores query results with. A store
+// given to WithStore that keeps values outside the process must use it:
+// redisstore.New(client, redisstore.Options{Codec: yoked.ResultCodec(), …}).
+func ResultCodec() tagstore.Codec { return resultCodec{} }
+
+// WithRedisClient makes the cache a Redis store on client, an existing
+// go-redis client (one node, Sentinel failover, Cluster or Ring, with your
+// TLS configuration and dialer), in the configured namespace. yoked shares
+// the store between the DBs of the process opened with the same client and
+// namespace, and closes it with the last of them; it never closes client.
+// For Options.Timeout to cut network waits, build client with
+// ContextTimeoutEnabled. opt tunes the store (L1, timeouts, fence); its
+// Namespace, Codec, Logger and DefaultTTL are set by yoked.
+func WithRedisClient(client redis.UniversalClient, opt redisstore.Options) Option {
+	return func(c *Config) {
+		c.openStoreName = fmt.Sprintf("client:%p", client)
+		c.openStore = func(cfg *Config) (tagstore.Store, error) {
+			o := redisOptions(cfg)
+			opt.Namespace, opt.Codec, opt.Logger, opt.DefaultTTL = o.Namespace, o.Codec, o.Logger, o.DefaultTTL
+			s, err := redisstore.New(client, opt)
+			if err != nil {
+				return nil, configErr("%v", err)
+			}
+			return s, nil
+		}
+	}
+}
+
+// checkCodec refuses a store given to WithStore that encodes values with a
+// codec other than yoked's: it could store no result (issue: a Redis store
+// built with the default BytesCodec cached nothing, silently).
+func checkCodec(s tagstore.Store) error {
+	cs, ok := s.(interface{ Codec() tagstore.Codec })
+	if !ok {
+		return nil
+	}
+	if _, ok := cs.Codec().(resultCodec); !ok {
+		return configErr("the store given to WithStore encodes values with %T, which cannot hold query results: build it with Codec: yoked.ResultCodec(), or use WithRedisClient or WithStoreURL", cs.Codec())
+	}
+	return nil
 }

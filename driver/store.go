@@ -1,40 +1,114 @@
 package driver
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/yokedcache/yoked/invalidator"
 	"github.com/yokedcache/yoked/tagstore"
 	"github.com/yokedcache/yoked/tagstore/memory"
 )
 
-// storeFor returns the configured store. Default stores are shared by every
-// DB of the process with the same store URL and namespace: a write through
-// one DB must invalidate what another DB cached.
-func storeFor(cfg *Config) (tagstore.Store, error) {
+// caches holds one Cache per store, so that every DB of the process using a
+// store consults the same invalidator (pending invalidations block reads of
+// all of them). Stores the driver opened (by URL, or on a client given with
+// WithRedisClient) are shared by every DB of the process with the same URL
+// (or client) and namespace, counted, and closed when the last DB using
+// them is closed; a store given with WithStore is never closed by yoked.
+var caches struct {
+	sync.Mutex
+	byStore map[tagstore.Store]*Cache
+	byName  map[string]*Cache // stores the driver opened, by URL+namespace
+}
+
+// acquireCache returns the Cache of the configured store, opening the store
+// if needed, and counts one more user of it. Release it with releaseCache.
+func acquireCache(cfg *Config) (*Cache, error) {
+	caches.Lock()
+	defer caches.Unlock()
+	if caches.byStore == nil {
+		caches.byStore = map[tagstore.Store]*Cache{}
+		caches.byName = map[string]*Cache{}
+	}
 	if cfg.Store != nil {
-		return cfg.Store, nil
+		c := caches.byStore[cfg.Store]
+		if c == nil {
+			if err := checkCodec(cfg.Store); err != nil {
+				return nil, err
+			}
+			c = newCache(cfg.Store, cfg)
+			caches.byStore[cfg.Store] = c
+		}
+		c.refs++
+		return c, nil
+	}
+	name, open := cfg.storeName()
+	if c := caches.byName[name]; c != nil {
+		c.refs++
+		return c, nil
+	}
+	s, err := open()
+	if err != nil {
+		return nil, err
+	}
+	c := newCache(s, cfg)
+	c.name, c.owned, c.refs = name, true, 1
+	caches.byStore[s] = c
+	caches.byName[name] = c
+	return c, nil
+}
+
+func newCache(s tagstore.Store, cfg *Config) *Cache {
+	return &Cache{store: s, inv: invalidator.New(s, invalidator.Options{Logger: cfg.Logger})}
+}
+
+// releaseCache counts one user less of c. The last release of a store the
+// driver opened first retries its pending invalidations once (bounded by
+// closeTimeout), then stops the invalidator and closes the store (which
+// pushes its shared counters).
+func releaseCache(c *Cache) error {
+	caches.Lock()
+	c.refs--
+	last := c.refs == 0
+	if last {
+		delete(caches.byStore, c.store)
+		if c.name != "" {
+			delete(caches.byName, c.name)
+		}
+	}
+	caches.Unlock()
+	if !last {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	err := c.inv.Drain(ctx)
+	c.inv.Close()
+	if c.owned {
+		err = errors.Join(err, c.store.Close())
+	}
+	return err
+}
+
+// closeTimeout bounds the last retry of pending invalidations at Close.
+const closeTimeout = time.Second
+
+// storeName returns the sharing key of the configured store and a function
+// that opens it.
+func (cfg *Config) storeName() (string, func() (tagstore.Store, error)) {
+	if cfg.openStore != nil {
+		return cfg.openStoreName + "|" + cfg.Namespace, func() (tagstore.Store, error) { return cfg.openStore(cfg) }
 	}
 	u := cfg.StoreURL
 	if u == "" {
 		u = "memory"
 	}
-	name := u + "|" + cfg.Namespace
-	caches.Lock()
-	defer caches.Unlock()
-	if s, ok := caches.byName[name]; ok {
-		return s, nil
-	}
-	s, err := openStore(u, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if caches.byName == nil {
-		caches.byName = map[string]tagstore.Store{}
-	}
-	caches.byName[name] = s
-	return s, nil
+	return u + "|" + cfg.Namespace, func() (tagstore.Store, error) { return openStore(u, cfg) }
 }
 
 func openStore(raw string, cfg *Config) (tagstore.Store, error) {

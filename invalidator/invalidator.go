@@ -49,6 +49,7 @@ type Invalidator struct {
 	opt   Options
 
 	npending atomic.Int64 // fast path for Blocked
+	tryMu    sync.Mutex   // one attempt at the pending work at a time
 	mu       sync.Mutex
 	pending  map[string]struct{}
 	all      bool                 // an InvalidateAll is pending
@@ -162,57 +163,83 @@ func (i *Invalidator) retryLoop() {
 		case <-i.done:
 			return
 		}
-		i.mu.Lock()
-		tags := make([]string, 0, len(i.pending))
-		for t := range i.pending {
-			tags = append(tags, t)
-		}
-		all := i.all
-		marks := i.marks
-		i.mu.Unlock()
 		i.retries.Add(1)
 		ctx, cancel := context.WithTimeout(tagstore.WithoutBreaker(context.Background()), i.opt.Timeout)
-		err := error(nil)
-		ended := 0
-		if wm, ok := i.store.(tagstore.WriteMarker); ok {
-			for _, m := range marks {
-				if err = wm.EndWrite(ctx, m); err != nil {
-					break
-				}
-				ended++
-			}
-		}
-		if err == nil && all {
-			err = i.store.InvalidateAll(ctx)
-		}
-		if err == nil && len(tags) > 0 {
-			err = i.store.InvalidateTags(ctx, tags...)
-		}
+		stop, err := i.attemptPending(ctx, true)
 		cancel()
-		i.mu.Lock()
-		// Marks added while we were trying are appended after ours.
-		i.marks = i.marks[ended:]
+		if stop {
+			return
+		}
 		if err == nil {
-			// Tags added while we were trying stay pending for the next round.
-			for _, t := range tags {
-				delete(i.pending, t)
-			}
-			if all {
-				i.all = false
-			}
-			i.npending.Store(int64(len(i.pending)) + b2i(i.all))
-			if i.npending.Load() == 0 && len(i.marks) == 0 {
-				i.retrying = false
-				i.mu.Unlock()
-				return
-			}
 			delay = i.opt.RetryMin
 		} else {
 			i.opt.Logger.Debug("yoked: invalidation retry failed", "err", err)
 			delay = min(delay*2, i.opt.RetryMax)
 		}
-		i.mu.Unlock()
 	}
+}
+
+// attemptPending makes one attempt at every pending mark end and
+// invalidation. From the retry loop, it reports whether the loop must stop
+// (nothing is pending any more; decided under the lock addPending takes).
+func (i *Invalidator) attemptPending(ctx context.Context, loop bool) (stop bool, err error) {
+	i.tryMu.Lock()
+	defer i.tryMu.Unlock()
+	i.mu.Lock()
+	tags := make([]string, 0, len(i.pending))
+	for t := range i.pending {
+		tags = append(tags, t)
+	}
+	all := i.all
+	marks := i.marks
+	i.mu.Unlock()
+	ended := 0
+	if wm, ok := i.store.(tagstore.WriteMarker); ok {
+		for _, m := range marks {
+			if err = wm.EndWrite(ctx, m); err != nil {
+				break
+			}
+			ended++
+		}
+	}
+	if err == nil && all {
+		err = i.store.InvalidateAll(ctx)
+	}
+	if err == nil && len(tags) > 0 {
+		err = i.store.InvalidateTags(ctx, tags...)
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	// Marks added while we were trying are appended after ours.
+	i.marks = i.marks[ended:]
+	if err != nil {
+		return false, err
+	}
+	// Tags added while we were trying stay pending for the next round.
+	for _, t := range tags {
+		delete(i.pending, t)
+	}
+	if all {
+		i.all = false
+	}
+	i.npending.Store(int64(len(i.pending)) + b2i(i.all))
+	if loop && i.npending.Load() == 0 && len(i.marks) == 0 {
+		i.retrying = false
+		return true, nil
+	}
+	return false, nil
+}
+
+// Drain makes one attempt, bounded by ctx and ignoring the store's
+// breaker, at everything pending: for Close, so that a process that exits
+// soon after a failed invalidation does not leave it undone if the store
+// answers again.
+func (i *Invalidator) Drain(ctx context.Context) error {
+	if i.npending.Load() == 0 {
+		return nil
+	}
+	_, err := i.attemptPending(tagstore.WithoutBreaker(ctx), false)
+	return err
 }
 
 // Write is one write announced to the store before it is sent (Prepare)
@@ -223,8 +250,8 @@ type Write struct {
 	all    bool
 	mark   tagstore.WriteMark
 	marked bool
-	// refused: the mark was refused without trying (the store's breaker
-	// is open); Done does not try either.
+	// refused: the mark failed (the store's breaker is open, or it did not
+	// answer within its timeout); Done does not wait on the store either.
 	refused bool
 }
 
@@ -234,8 +261,10 @@ type Write struct {
 // tags until Done. If the store cannot be reached, Prepare returns an error
 // when strict is set (the caller must not send the write: nothing is
 // written and nothing goes stale); otherwise it returns a Write whose Done
-// invalidates after the write, as Invalidate does. Prepare ignores ctx's
-// cancellation, like Invalidate.
+// hands the tags to the background retry after the write (they are
+// pending, as after a failed Invalidate): a store that did not answer is
+// not waited for twice. Prepare ignores ctx's cancellation, like
+// Invalidate.
 func (i *Invalidator) Prepare(ctx context.Context, tags []string, all, strict bool) (*Write, error) {
 	w := &Write{inv: i, tags: tags, all: all}
 	wm, ok := i.store.(tagstore.WriteMarker)
@@ -254,7 +283,9 @@ func (i *Invalidator) Prepare(ctx context.Context, tags []string, all, strict bo
 		if strict {
 			return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 		}
-		w.refused = errors.Is(err, tagstore.ErrBypass)
+		// The store did not answer in time: Done does not wait on it
+		// again, the background retry takes over.
+		w.refused = true
 		return w, nil
 	}
 	w.mark, w.marked = m, true
@@ -267,8 +298,8 @@ var ErrUnreachable = errors.New("yoked: cache store unreachable; write not sent 
 
 // Done makes the write visible after it returned from the database,
 // whatever its outcome, with the guarantee of Invalidate. A write whose mark
-// was refused by an open breaker goes straight to the background retry:
-// an open breaker adds no wait.
+// failed goes straight to the background retry: an open breaker adds no
+// wait, an unreachable store one timeout.
 func (w *Write) Done(ctx context.Context) {
 	i := w.inv
 	switch {

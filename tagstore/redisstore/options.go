@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,8 +69,10 @@ type Options struct {
 	// Negative: only at Close and when SharedStats is called.
 	StatsInterval time.Duration
 
-	// Logger receives corrupt entries, lost subscriptions and restarts
-	// detected (default: discard).
+	// Logger receives corrupt entries, lost subscriptions, restarts
+	// detected and go-redis's own log lines (at Debug). Default: discard,
+	// except the first failure after a success (or at open), which is
+	// logged once at Warn to slog.Default().
 	Logger *slog.Logger
 }
 
@@ -189,5 +192,27 @@ func NewFromURL(rawURL string, opt Options) (*Store, error) {
 		return nil, err
 	}
 	s.ownClient = true
+	if err := s.checkOpen(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkOpen pings Redis once, within max(Timeout, 1s). A refusal by Redis
+// itself (a database index out of range, a wrong password, a command
+// denied) is a configuration error: the cache would never work. A Redis
+// that cannot be reached is not: the Store fails open until it answers.
+func (s *Store) checkOpen() error {
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.opt.Timeout, time.Second))
+	defer cancel()
+	err := s.c.Ping(ctx).Err()
+	var re redis.Error
+	if err != nil && errors.As(err, &re) {
+		return fmt.Errorf("redisstore: Redis refused the connection: %w", err)
+	}
+	if err != nil {
+		s.noteFailure(err)
+	}
+	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,12 +47,15 @@ type Store struct {
 	// only if no connection was made since the check that preceded it.
 	dials   atomic.Uint64
 	checked atomic.Uint64
-	checkMu sync.Mutex
+	checkMu chan struct{} // a lock that gives up with the caller's context
 
 	near *near
 	pub  *publisher // shared counters, see shared.go
 
 	closed atomic.Bool
+
+	failing       atomic.Bool // a failure was logged, no success since
+	defaultLogger bool        // no Logger was configured
 
 	hits, misses, sets, deletes, invalidations, errs atomic.Uint64
 	l1hits, redos, restarts, corrupt, fenceWaits     atomic.Uint64
@@ -69,22 +71,25 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
 	}
+	defaultLogger := opt.Logger == nil
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	ns := opt.Namespace
 	s := &Store{
-		c:        client,
-		opt:      opt,
-		vprefix:  "{yoked:" + ns + "}:v:",
-		fprefix:  "{yoked:" + ns + "}:f:",
-		eprefix:  "yoked:" + ns + ":e:",
-		epochKey: "{yoked:" + ns + "}:epoch",
-		channel:  "yoked:" + ns + ":inval",
-		ackPre:   "yoked:" + ns + ":ack:",
-		acks:     newAcks(),
-		br:       breaker{threshold: opt.BreakerFailures, cooldown: opt.BreakerCooldown},
+		c:             client,
+		opt:           opt,
+		vprefix:       "{yoked:" + ns + "}:v:",
+		fprefix:       "{yoked:" + ns + "}:f:",
+		eprefix:       "yoked:" + ns + ":e:",
+		epochKey:      "{yoked:" + ns + "}:epoch",
+		channel:       "yoked:" + ns + ":inval",
+		ackPre:        "yoked:" + ns + ":ack:",
+		acks:          newAcks(),
+		checkMu:       make(chan struct{}, 1),
+		defaultLogger: defaultLogger,
+		br:            breaker{threshold: opt.BreakerFailures, cooldown: opt.BreakerCooldown},
 	}
 	s.allKey = s.vprefix + tagstore.AllTag
 	s.dials.Store(1) // nothing checked yet
@@ -105,8 +110,12 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		s.near = startNear(s, opt.L1)
 	}
 	s.pub = startPublisher(s, opt.StatsInterval)
+	routeClientLog(s)
 	return s, nil
 }
+
+// Codec returns the codec the Store encodes values with.
+func (s *Store) Codec() tagstore.Codec { return s.opt.Codec }
 
 // dialHook counts new connections.
 type dialHook struct{ s *Store }
@@ -209,14 +218,17 @@ func (s *Store) end(parent context.Context, err error) error {
 	switch {
 	case err == nil:
 		s.br.success()
+		s.noteSuccess()
 	case errors.Is(err, tagstore.ErrInFlight):
 		s.br.success() // Redis answered
+		s.noteSuccess()
 		s.inFlight.Add(1)
 	case parent.Err() != nil:
 		s.br.neutral()
 	default:
 		s.errs.Add(1)
 		s.br.failure()
+		s.noteFailure(err)
 	}
 	return err
 }
@@ -228,8 +240,15 @@ func (s *Store) checkEpoch(ctx context.Context) (uint64, error) {
 	if s.checked.Load() >= c0 {
 		return c0, nil
 	}
-	s.checkMu.Lock()
-	defer s.checkMu.Unlock()
+	// One check at a time, but a caller waits for the lock no longer than
+	// its context allows: behind a Redis that does not answer, callers
+	// must not queue up one timeout each.
+	select {
+	case s.checkMu <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("redisstore: checking the Redis run_id: %w", ctx.Err())
+	}
+	defer func() { <-s.checkMu }()
 	c0 = s.dials.Load()
 	if s.checked.Load() >= c0 {
 		return c0, nil
@@ -615,5 +634,6 @@ func (s *Store) Close() error {
 	if s.ownClient {
 		err = errors.Join(err, s.c.Close())
 	}
+	unrouteClientLog(s)
 	return err
 }
