@@ -1,14 +1,12 @@
 package driver_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -36,6 +34,9 @@ func sqliteFile(t *testing.T) string {
 // readTwice reads row 1 twice and returns the cache's hits and stores.
 func readTwice(t *testing.T, db *sql.DB) (hits, stores uint64) {
 	t.Helper()
+	if err := yoked.WaitCatalog(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		var v string
 		if err := db.QueryRow(`SELECT v FROM t WHERE id = 1`).Scan(&v); err != nil {
@@ -138,24 +139,6 @@ func TestStoreRefusedAtOpenIsConfigError(t *testing.T) {
 		t.Fatalf("unreachable Redis at open: %v, want a DB that fails open", err)
 	}
 	db.Close()
-}
-
-// syncBuf is a log sink safe for concurrent writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // go-redis's own lines go to the configured logger, and the first failure
