@@ -81,14 +81,16 @@ func TestSQLiteParserAgreesWithSQLite(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, oracleSchema); err != nil {
 		t.Fatal(err)
 	}
-	var reads, writes []string
+	var reads, writes, funcs []string
 	err = conn.Raw(func(dc any) error {
-		dc.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, a1, _, _ string) int {
+		dc.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, a1, a2, _ string) int {
 			switch op {
 			case sqlite3.SQLITE_READ:
 				reads = append(reads, strings.ToLower(a1))
 			case sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE:
 				writes = append(writes, strings.ToLower(a1))
+			case sqlite3.SQLITE_FUNCTION:
+				funcs = append(funcs, strings.ToLower(a2))
 			}
 			return 0 // SQLITE_OK
 		})
@@ -111,7 +113,7 @@ func TestSQLiteParserAgreesWithSQLite(t *testing.T) {
 		if !st.Parsed || strings.Contains(q, ";") || (st.Kind != sqlparse.KindRead && st.Kind != sqlparse.KindWrite) {
 			continue
 		}
-		reads, writes = nil, nil
+		reads, writes, funcs = nil, nil, nil
 		ps, err := conn.PrepareContext(ctx, q)
 		if err != nil {
 			if i < len(oracleStatements) {
@@ -143,6 +145,16 @@ func TestSQLiteParserAgreesWithSQLite(t *testing.T) {
 		for _, w := range pw {
 			if !slices.Contains(writes, w) {
 				t.Errorf("%s\n  the parser says writes %s, SQLite writes %v", q, w, sqlparse.SortNames(writes))
+			}
+		}
+		for _, f := range sqlparse.SortNames(funcs) {
+			if f != "match" && !slices.Contains(st.Functions, f) { // match: see operatorCall
+				t.Errorf("%s\n  SQLite calls %s, the parser says calls %v", q, f, st.Functions)
+			}
+		}
+		for _, f := range st.Functions {
+			if !slices.Contains(funcs, f) {
+				t.Errorf("%s\n  the parser says calls %s, SQLite calls %v", q, f, sqlparse.SortNames(funcs))
 			}
 		}
 	}

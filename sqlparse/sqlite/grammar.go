@@ -729,8 +729,9 @@ func (q *query) binary(min int) ex {
 		case "ISNULL", "NOTNULL":
 			left = ex{}
 		case "NOT":
-			if q.s[q.i-1].up != "NULL" {
-				q.predicate(q.s[q.i-1].up)
+			if op = q.s[q.i-1].up; op != "NULL" {
+				q.operatorCall(op)
+				q.predicate(op)
 			}
 			left = ex{}
 		case "IS":
@@ -746,7 +747,12 @@ func (q *query) binary(min int) ex {
 		case "IN":
 			left = match(left, ex{}, q.inRight())
 		case "LIKE", "GLOB", "MATCH", "REGEXP", "BETWEEN":
+			q.operatorCall(op)
 			q.predicate(op)
+			left = ex{}
+		case "->", "->>":
+			q.operatorCall(op)
+			q.binary(prec + 1)
 			left = ex{}
 		case "AND":
 			left = ex{kind: exAnd, terms: append(left.conjuncts(), q.binary(prec+1).conjuncts()...)}
@@ -756,6 +762,21 @@ func (q *query) binary(min int) ex {
 			q.binary(prec + 1)
 			left = ex{}
 		}
+	}
+}
+
+// operatorCall lists the function an operator calls: LIKE, GLOB and REGEXP
+// call like(), glob() and regexp(), which an application may define or
+// replace, and -> and ->> call the JSON functions of those names. MATCH is
+// left out: SQLite's full-text tables overload match() without marking it
+// deterministic, so a catalog would take every full-text query for a call
+// of an application function that may write.
+func (q *query) operatorCall(op string) {
+	switch op {
+	case "LIKE", "GLOB", "REGEXP":
+		q.funcs = append(q.funcs, strings.ToLower(op))
+	case "->", "->>":
+		q.funcs = append(q.funcs, op)
 	}
 }
 
