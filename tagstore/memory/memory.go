@@ -85,6 +85,7 @@ type Store struct {
 	maxWeight  uint64
 	closed     atomic.Bool
 	closeOnce  sync.Once
+	feed       feedState // leases and marks of change feeds (feed.go)
 
 	hits, misses, sets, deletes, invalidations, errs atomic.Uint64
 }

@@ -1,0 +1,25 @@
+// Package changefeed makes the database itself the source of invalidations:
+// it reads the replication stream of PostgreSQL (logical replication,
+// pgoutput) or MySQL/MariaDB (the row-based binlog) and invalidates, in a
+// tag store, the tables every committed transaction changed, whoever wrote
+// them. It imports tagstore and never the driver.
+//
+// The contract, per source:
+//
+//   - At least once, never skipped. A stream position is acknowledged (to the
+//     PostgreSQL slot, or saved in the store for MySQL) only after the store
+//     acknowledged the invalidations of every transaction before it, so a
+//     crash replays transactions and never loses one.
+//   - Position gone, namespace gone. When the saved position no longer
+//     exists (slot dropped or invalidated, binlog purged), or a slot is
+//     created, the whole namespace is invalidated before streaming resumes.
+//   - DDL invalidates everything and bumps SchemaTag.
+//   - One active watcher per source and namespace: a lease in the store; a
+//     standby waits and takes over when the lease expires.
+//   - A heartbeat in the store, at least every 100 ms while the watcher is
+//     healthy: the wall-clock time T such that every transaction whose commit
+//     returned before T has been invalidated. A reader that bypasses the cache
+//     whenever the heartbeat is older than maxLag therefore never reads data
+//     older than a write that returned more than maxLag ago (see
+//     docs/changefeed.md for the exact statement and its assumptions).
+package changefeed

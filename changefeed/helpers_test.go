@@ -1,0 +1,120 @@
+package changefeed_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/yokedcache/yoked/changefeed"
+	yoked "github.com/yokedcache/yoked/driver"
+	"github.com/yokedcache/yoked/tagstore"
+	"github.com/yokedcache/yoked/tagstore/memory"
+)
+
+// tableTag is the driver's tag, so the feed invalidates what readers cached.
+func tableTag(schema, table string) string { return yoked.TableTag(schema + "." + table) }
+
+func newMemory(t testing.TB) *memory.Store {
+	t.Helper()
+	s, err := memory.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// running is a watcher started by a test.
+type running struct {
+	w      *changefeed.Watcher
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// stop ends the watcher and waits for Run to return.
+func (r *running) stop(t testing.TB) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return within 20 s of its context ending")
+	}
+	r.done <- nil // later stops return at once
+}
+
+func start(t testing.TB, cfg changefeed.Config) *running {
+	t.Helper()
+	if cfg.TableTag == nil {
+		cfg.TableTag = tableTag
+	}
+	w, err := changefeed.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{w: w, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r
+}
+
+// cached stores an entry tagged with tags and returns its key.
+func cached(t testing.TB, s tagstore.Store, tags ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	key := fmt.Sprintf("k%d", time.Now().UnixNano())
+	_, _, st, err := s.Lookup(ctx, key, tags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, key, []byte("v"), 1, time.Hour, st); err != nil {
+		t.Fatal(err)
+	}
+	if !present(t, s, key, tags...) {
+		t.Fatal("entry not stored")
+	}
+	return key
+}
+
+func present(t testing.TB, s tagstore.Store, key string, tags ...string) bool {
+	t.Helper()
+	_, hit, _, err := s.Lookup(context.Background(), key, tags)
+	if err != nil {
+		return false
+	}
+	return hit
+}
+
+// eventually fails t unless cond holds within d.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// heartbeat reads the heartbeat mark (zero time when there is none).
+func heartbeat(t testing.TB, s changefeed.Coordinator) time.Time {
+	t.Helper()
+	b, err := s.Mark(context.Background(), changefeed.HeartbeatMark)
+	if err != nil || b == nil {
+		return time.Time{}
+	}
+	hb, _, err := changefeed.ParseHeartbeat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hb
+}

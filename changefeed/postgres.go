@@ -1,0 +1,401 @@
+package changefeed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// PostgreSQL: logical replication with the pgoutput plugin. A publication
+// (FOR ALL TABLES unless one of that name exists) chooses the tables, a
+// logical slot keeps the position. Heartbeats travel through the stream
+// itself: every HeartbeatEvery the watcher emits a transactional logical
+// message carrying the time it was sent; when the stream delivers it, every
+// transaction that committed before that time has been delivered (and, the
+// stream being applied in order, invalidated). DDL is seen through an event
+// trigger that emits a logical message (created when the role may), and
+// through relation messages whose shape changed.
+
+const (
+	heartbeatPrefix = "yoked.heartbeat"
+	ddlPrefix       = "yoked.ddl"
+	ddlFunction     = "yoked_changefeed_ddl"
+)
+
+type postgres struct {
+	cfg     Config
+	sqlCfg  *pgconn.Config
+	replCfg *pgconn.Config
+}
+
+func newPostgres(cfg Config) (*postgres, error) {
+	sqlCfg, err := pgconn.ParseConfig(cfg.Source)
+	if err != nil {
+		return nil, fmt.Errorf("%w: source: %v", ErrConfig, err)
+	}
+	replCfg, err := pgconn.ParseConfig(cfg.Source)
+	if err != nil {
+		return nil, fmt.Errorf("%w: source: %v", ErrConfig, err)
+	}
+	replCfg.RuntimeParams["replication"] = "database"
+	return &postgres{cfg: cfg, sqlCfg: sqlCfg, replCfg: replCfg}, nil
+}
+
+// relation is what a relation message told about a table.
+type relation struct {
+	schema, name string
+	columns      []string
+}
+
+func (p *postgres) session(ctx context.Context, w *Watcher) error {
+	sqlConn, err := pgconn.ConnectConfig(ctx, p.sqlCfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer sqlConn.Close(context.WithoutCancel(ctx))
+	if err := p.prepare(ctx, w, sqlConn); err != nil {
+		return err
+	}
+	repl, err := pgconn.ConnectConfig(ctx, p.replCfg)
+	if err != nil {
+		return fmt.Errorf("connect for replication: %w", err)
+	}
+	defer repl.Close(context.WithoutCancel(ctx))
+	args := []string{"proto_version '1'", "publication_names '" + p.cfg.Publication + "'", "messages 'true'"}
+	for attempt := 0; ; attempt++ {
+		err = pglogrepl.StartReplication(ctx, repl, p.cfg.Slot, 0, pglogrepl.StartReplicationOptions{PluginArgs: args})
+		if err == nil {
+			break
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "55006" || attempt > 50 {
+			return fmt.Errorf("start replication: %w", err)
+		}
+		// The slot is still in use by a watcher that lost the lease (or
+		// died without its connection being noticed): the lease is ours,
+		// so end that backend.
+		p.takeSlot(ctx, w, sqlConn)
+		sleep(ctx, 100*time.Millisecond)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	w.cfg.Logger.Info("changefeed: streaming", "slot", p.cfg.Slot, "publication", p.cfg.Publication)
+
+	hbErr := make(chan error, 1)
+	hctx, stopBeats := context.WithCancel(ctx)
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		hbErr <- p.emitHeartbeats(hctx, sqlConn)
+	}()
+	err = p.stream(ctx, w, repl, hbErr)
+	stopBeats()
+	<-beating // before sqlConn closes
+	return err
+}
+
+// prepare checks the server, and creates the publication, the DDL trigger
+// and the slot when missing. A new (or lost and re-created) slot starts from
+// now: everything cached before is invalidated.
+func (p *postgres) prepare(ctx context.Context, w *Watcher, c *pgconn.PgConn) error {
+	rows, err := query(ctx, c, "SHOW wal_level")
+	if err != nil {
+		return err
+	}
+	if len(rows) != 1 || rows[0][0] != "logical" {
+		return fmt.Errorf("%w: wal_level is %v, logical replication needs wal_level=logical", ErrConfig, rows)
+	}
+	rows, err = query(ctx, c, "SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate FROM pg_publication WHERE pubname = "+quoteLiteral(p.cfg.Publication))
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		if _, err := query(ctx, c, "CREATE PUBLICATION "+p.cfg.Publication+" FOR ALL TABLES"); err != nil {
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "42710" { // created meanwhile by a standby
+				return fmt.Errorf("create publication %s: %w", p.cfg.Publication, err)
+			}
+		}
+	} else if rows[0][0] != "t" || rows[0][1] != "t" {
+		w.cfg.Logger.Warn("changefeed: the existing publication does not cover every table and operation; writes it leaves out are not invalidated",
+			"publication", p.cfg.Publication)
+	}
+	p.ensureDDLTrigger(ctx, w, c)
+
+	rows, err = query(ctx, c, "SELECT coalesce(wal_status, ''), database = current_database(), plugin FROM pg_replication_slots WHERE slot_name = "+quoteLiteral(p.cfg.Slot))
+	if err != nil {
+		return err
+	}
+	if len(rows) == 1 && rows[0][1] != "t" {
+		return fmt.Errorf("%w: replication slot %s belongs to another database", ErrConfig, p.cfg.Slot)
+	}
+	if len(rows) == 1 && rows[0][2] != "pgoutput" {
+		return fmt.Errorf("%w: replication slot %s uses plugin %s, not pgoutput", ErrConfig, p.cfg.Slot, rows[0][2])
+	}
+	if len(rows) == 1 && rows[0][0] == "lost" {
+		if _, err := query(ctx, c, "SELECT pg_drop_replication_slot("+quoteLiteral(p.cfg.Slot)+")"); err != nil {
+			return fmt.Errorf("drop lost slot %s: %w", p.cfg.Slot, err)
+		}
+		rows = nil
+		w.cfg.Logger.Warn("changefeed: the slot lost its WAL; re-creating it", "slot", p.cfg.Slot)
+	}
+	if len(rows) == 0 {
+		_, err := query(ctx, c, "SELECT pg_create_logical_replication_slot("+quoteLiteral(p.cfg.Slot)+", 'pgoutput')")
+		if err != nil {
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "42710" {
+				return fmt.Errorf("create slot %s: %w", p.cfg.Slot, err)
+			}
+		}
+		if err := w.resetNamespace(ctx, "replication slot "+p.cfg.Slot+" created: changes before it are not in the stream"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureDDLTrigger installs an event trigger that emits a logical message
+// for every DDL command, so DDL reaches the stream in commit order. Event
+// triggers need a superuser; without one, DDL is seen only through changed
+// relation messages (the next write to an altered table).
+func (p *postgres) ensureDDLTrigger(ctx context.Context, w *Watcher, c *pgconn.PgConn) {
+	rows, err := query(ctx, c, "SELECT count(*) FROM pg_event_trigger WHERE evtname IN ('"+ddlFunction+"_end', '"+ddlFunction+"_drop')")
+	if err == nil && len(rows) == 1 && rows[0][0] == "2" {
+		return
+	}
+	script := `CREATE OR REPLACE FUNCTION ` + ddlFunction + `() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog AS $f$
+BEGIN
+  PERFORM pg_logical_emit_message(true, '` + ddlPrefix + `', tg_tag);
+END $f$;
+DROP EVENT TRIGGER IF EXISTS ` + ddlFunction + `_end;
+DROP EVENT TRIGGER IF EXISTS ` + ddlFunction + `_drop;
+CREATE EVENT TRIGGER ` + ddlFunction + `_end ON ddl_command_end EXECUTE FUNCTION ` + ddlFunction + `();
+CREATE EVENT TRIGGER ` + ddlFunction + `_drop ON sql_drop EXECUTE FUNCTION ` + ddlFunction + `();`
+	if _, err := c.Exec(ctx, "BEGIN;"+script+"COMMIT").ReadAll(); err != nil {
+		_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK").ReadAll()
+		w.cfg.Logger.Warn("changefeed: cannot install the DDL event trigger; DDL is seen only when an altered table is next written",
+			"err", err)
+	}
+}
+
+// takeSlot terminates the backend that holds the slot.
+func (p *postgres) takeSlot(ctx context.Context, w *Watcher, c *pgconn.PgConn) {
+	_, err := query(ctx, c, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = "+
+		quoteLiteral(p.cfg.Slot)+" AND active_pid IS NOT NULL")
+	if err != nil {
+		w.fail("take over slot", err)
+	}
+}
+
+// emitHeartbeats sends a heartbeat message through the WAL every period.
+func (p *postgres) emitHeartbeats(ctx context.Context, c *pgconn.PgConn) error {
+	t := time.NewTicker(p.cfg.HeartbeatEvery)
+	defer t.Stop()
+	for {
+		// The time is taken before the message is written: a commit that
+		// returned before it is ahead of the message in the stream.
+		now := time.Now()
+		_, err := c.Exec(ctx, "SELECT pg_logical_emit_message(true, '"+heartbeatPrefix+"', '"+strconv.FormatInt(now.UnixNano(), 10)+"')").ReadAll()
+		if err != nil {
+			return fmt.Errorf("emit heartbeat: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// pgTx is the transaction being received.
+type pgTx struct {
+	tags   map[string]struct{}
+	all    bool
+	ddl    bool
+	events int
+	beat   time.Time // latest heartbeat message in it
+}
+
+func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, hbErr <-chan error) error {
+	rels := map[uint32]relation{}
+	var tx *pgTx
+	var acked pglogrepl.LSN // end of the last transaction the store acknowledged
+	var reported pglogrepl.LSN
+	lastStatus := time.Now()
+	status := func(force bool) error {
+		if !force && acked == reported && time.Since(lastStatus) < time.Second {
+			return nil
+		}
+		if !force && time.Since(lastStatus) < 10*time.Millisecond {
+			return nil
+		}
+		err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: acked})
+		if err != nil {
+			return fmt.Errorf("acknowledge %s: %w", acked, err)
+		}
+		reported, lastStatus = acked, time.Now()
+		return nil
+	}
+	for {
+		select {
+		case err := <-hbErr:
+			return err
+		default:
+		}
+		if err := status(false); err != nil {
+			return err
+		}
+		rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		msg, err := conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return fmt.Errorf("receive: %w", err)
+		}
+		var data []byte
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			data = m.Data
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("stream: %w", pgconn.ErrorResponseToPgError(m))
+		default:
+			continue
+		}
+		if len(data) == 0 {
+			continue
+		}
+		switch data[0] {
+		case pglogrepl.PrimaryKeepaliveMessageByteID:
+			ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+			if err != nil {
+				return err
+			}
+			if ka.ReplyRequested {
+				if err := status(true); err != nil {
+					return err
+				}
+			}
+		case pglogrepl.XLogDataByteID:
+			xld, err := pglogrepl.ParseXLogData(data[1:])
+			if err != nil {
+				return err
+			}
+			lm, err := pglogrepl.Parse(xld.WALData)
+			if err != nil {
+				return fmt.Errorf("decode pgoutput message: %w", err)
+			}
+			switch m := lm.(type) {
+			case *pglogrepl.RelationMessage:
+				r := relation{schema: m.Namespace, name: m.RelationName}
+				for _, c := range m.Columns {
+					r.columns = append(r.columns, c.Name+" "+strconv.FormatUint(uint64(c.DataType), 10))
+				}
+				if old, ok := rels[m.RelationID]; ok && tx != nil &&
+					(old.schema != r.schema || old.name != r.name || !slices.Equal(old.columns, r.columns)) {
+					// The table changed shape (or name) since we last saw it.
+					tx.all, tx.ddl = true, true
+				}
+				rels[m.RelationID] = r
+			case *pglogrepl.BeginMessage:
+				tx = &pgTx{tags: map[string]struct{}{}}
+			case *pglogrepl.InsertMessage:
+				p.touch(tx, rels, m.RelationID)
+			case *pglogrepl.UpdateMessage:
+				p.touch(tx, rels, m.RelationID)
+			case *pglogrepl.DeleteMessage:
+				p.touch(tx, rels, m.RelationID)
+			case *pglogrepl.TruncateMessage:
+				for _, id := range m.RelationIDs {
+					p.touch(tx, rels, id)
+				}
+			case *pglogrepl.LogicalDecodingMessage:
+				if tx == nil {
+					// Non-transactional messages are not ours.
+					break
+				}
+				switch m.Prefix {
+				case heartbeatPrefix:
+					if n, err := strconv.ParseInt(string(m.Content), 10, 64); err == nil {
+						tx.beat = time.Unix(0, n)
+					}
+				case ddlPrefix:
+					tx.all, tx.ddl = true, true
+					tx.events++
+				}
+			case *pglogrepl.CommitMessage:
+				if tx == nil {
+					return errors.New("stream: commit without begin")
+				}
+				tags := make([]string, 0, len(tx.tags))
+				for t := range tx.tags {
+					tags = append(tags, t)
+				}
+				if err := w.apply(ctx, tags, tx.all, tx.ddl); err != nil {
+					return err
+				}
+				acked = m.TransactionEndLSN
+				if tx.events > 0 {
+					w.committed(tx.events, m.CommitTime)
+				}
+				if !tx.beat.IsZero() {
+					if err := w.beat(ctx, tx.beat, acked.String()); err != nil {
+						return err
+					}
+				}
+				w.setPosition(acked.String())
+				tx = nil
+			}
+		}
+	}
+}
+
+// touch adds a table's tag to the transaction; an unknown relation
+// invalidates everything.
+func (p *postgres) touch(tx *pgTx, rels map[uint32]relation, id uint32) {
+	if tx == nil {
+		return
+	}
+	tx.events++
+	r, ok := rels[id]
+	if !ok {
+		tx.all = true
+		return
+	}
+	tx.tags[p.cfg.TableTag(r.schema, r.name)] = struct{}{}
+}
+
+// query runs sql (simple protocol) and returns its rows as text.
+func query(ctx context.Context, c *pgconn.PgConn, sql string) ([][]string, error) {
+	res, err := c.Exec(ctx, sql).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
+	for _, r := range res {
+		for _, row := range r.Rows {
+			s := make([]string, len(row))
+			for i, v := range row {
+				s[i] = string(v)
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
