@@ -191,13 +191,13 @@ type Watcher struct {
 	cfg Config
 	src source
 
-	active                                  atomic.Bool
+	active                                   atomic.Bool
 	events, txs, invalidations, errs, resets atomic.Uint64
-	heartbeat                               atomic.Int64 // unix nanos of the last heartbeat written
-	mu                                      sync.Mutex
-	position, slot                          string
-	lastErr                                 string
-	lags                                    lagRing
+	heartbeat                                atomic.Int64 // unix nanos of the last heartbeat written
+	mu                                       sync.Mutex
+	position, slot                           string
+	lastErr                                  string
+	lags                                     lagRing
 }
 
 // New checks cfg and returns a Watcher. It does not connect.
