@@ -35,6 +35,9 @@ const (
 //	YOKED_STRICT            "1"/"true": a write is not sent when the shared
 //	                        store cannot mark it first (see WithStrictStore);
 //	                        also strict=true in the store URL
+//	YOKED_FEED_MAX_LAG      Go duration: rely on a change feed, bypassing the
+//	                        cache while its heartbeat is older (WithChangeFeed;
+//	                        also feed=<duration> on the store URL)
 //
 // A malformed value is an error from sql.Open / OpenDB, never a panic and
 // never silently ignored.
@@ -57,6 +60,9 @@ type Config struct {
 	// Strict: writes fail before they are sent when the shared store cannot
 	// mark them (WithStrictStore).
 	Strict bool
+	// FeedMaxLag: reads bypass the cache while the change feed's heartbeat
+	// is older (WithChangeFeed); zero: no feed is required.
+	FeedMaxLag time.Duration
 
 	// openStore, when set (WithRedisClient), opens the store instead of
 	// StoreURL; openStoreName identifies what it opens, for sharing.
@@ -95,6 +101,13 @@ func envConfig(getenv func(string) string) (Config, error) {
 			}
 			*iv.dst = n
 		}
+	}
+	if v := strings.TrimSpace(getenv("YOKED_FEED_MAX_LAG")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, configErr("YOKED_FEED_MAX_LAG=%q is not a non-negative Go duration such as 1s", v)
+		}
+		c.FeedMaxLag = d
 	}
 	if v := strings.TrimSpace(getenv("YOKED_DISABLE")); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -151,6 +164,12 @@ func resolveConfig(opts []Option) (Config, error) {
 	}
 	if err := strictFromURL(&c); err != nil {
 		return c, err
+	}
+	if err := feedFromURL(&c); err != nil {
+		return c, err
+	}
+	if c.FeedMaxLag < 0 {
+		return c, configErr("change feed max lag %v is negative", c.FeedMaxLag)
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace

@@ -35,6 +35,7 @@ type connector struct {
 	cache    *Cache
 	disabled bool
 	drv      *boundDriver
+	feed     *feedGate // nil unless WithChangeFeed (feed.go)
 
 	// blind plans for connections whose database is not identified: with
 	// no catalog to trust, their writes invalidate everything.
@@ -82,6 +83,12 @@ func newConnector(base driver.Connector, baseName, idBase string, opts []Option)
 		dialect:  sqlparse.NormalizeDialect(d),
 		cache:    cache,
 		disabled: cfg.Disabled,
+	}
+	if cfg.FeedMaxLag > 0 {
+		if c.feed, err = newFeedGate(cache.store, cfg.FeedMaxLag); err != nil {
+			releaseCache(cache)
+			return nil, err
+		}
 	}
 	c.planner = newPlanner(parser, &c.cache.stats)
 	c.blind = newPlanner(parser, &c.cache.stats)

@@ -140,6 +140,9 @@ func (cn *conn) bypassReason(ctx context.Context, p *plan) string {
 	if p.needsScope && (o == nil || !o.scoped) {
 		return skipUnscoped
 	}
+	if cn.c.feed != nil && !cn.c.feed.fresh(ctx) {
+		return skipFeedLag
+	}
 	return ""
 }
 
