@@ -8,8 +8,10 @@ import (
 
 	"github.com/yokedcache/yoked/changefeed"
 	yoked "github.com/yokedcache/yoked/driver"
+	"github.com/yokedcache/yoked/internal/testenv"
 	"github.com/yokedcache/yoked/tagstore"
 	"github.com/yokedcache/yoked/tagstore/memory"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 // tableTag is the driver's tag, so the feed invalidates what readers cached.
@@ -117,4 +119,14 @@ func heartbeat(t testing.TB, s changefeed.Coordinator) time.Time {
 		t.Fatal(err)
 	}
 	return hb
+}
+
+func redisStore(t testing.TB, addr string) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.NewFromURL("redis://"+addr, redisstore.Options{Namespace: testenv.Name("cf")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

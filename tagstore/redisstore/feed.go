@@ -50,6 +50,8 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	if ms < 1 {
 		ms = 1
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
+	defer cancel()
 	n, err := leaseScript.Run(ctx, s.c, []string{s.feedKey("lease", name)}, holder, ms).Int()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: lease %s: %w", name, err)
@@ -62,6 +64,8 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	if s.closed.Load() {
 		return tagstore.ErrClosed
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
+	defer cancel()
 	if err := releaseScript.Run(ctx, s.c, []string{s.feedKey("lease", name)}, holder).Err(); err != nil {
 		return fmt.Errorf("redisstore: release lease %s: %w", name, err)
 	}
@@ -73,6 +77,8 @@ func (s *Store) SetMark(ctx context.Context, name string, value []byte) error {
 	if s.closed.Load() {
 		return tagstore.ErrClosed
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
+	defer cancel()
 	if err := s.c.Set(ctx, s.feedKey("mark", name), value, 0).Err(); err != nil {
 		return fmt.Errorf("redisstore: set mark %s: %w", name, err)
 	}
@@ -80,11 +86,14 @@ func (s *Store) SetMark(ctx context.Context, name string, value []byte) error {
 }
 
 // Mark returns the value SetMark stored under name, or nil when there is
-// none (never set, or lost with the Redis data).
+// none (never set, or lost with the Redis data). It is bounded by
+// Options.Timeout (readers poll it); the other methods by InvalidateTimeout.
 func (s *Store) Mark(ctx context.Context, name string) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, tagstore.ErrClosed
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
 	b, err := s.c.Get(ctx, s.feedKey("mark", name)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
