@@ -389,6 +389,92 @@ func (w *Watcher) committed(events int, commit time.Time) {
 	}
 }
 
+// commit is one committed transaction read from the stream, in stream order.
+type commit struct {
+	tags   map[string]struct{}
+	all    bool
+	ddl    bool
+	events int
+	at     time.Time // commit time (zero when the stream does not say)
+	beat   time.Time // a heartbeat travelled in it
+	pos    string    // stream position after it
+	ack    func()    // acknowledges pos to the source (nil: nothing to do)
+}
+
+func (c *commit) touch(tag string) {
+	if c.tags == nil {
+		c.tags = map[string]struct{}{}
+	}
+	c.tags[tag] = struct{}{}
+	c.events++
+}
+
+// maxBatch bounds how many queued transactions one invalidation covers.
+const maxBatch = 4096
+
+// applyLoop applies committed transactions in order until ctx ends. Those
+// already queued when the store becomes free are applied together (one
+// invalidation of the union of their tags), so a slow store round trip
+// bounds the lag instead of multiplying it. A transaction is acknowledged,
+// and a heartbeat it carried written, only after the store acknowledged it
+// and every transaction before it.
+func (w *Watcher) applyLoop(ctx context.Context, in <-chan *commit) error {
+	var batch []*commit
+	tags := map[string]struct{}{}
+	var list []string
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case c := <-in:
+			batch = append(batch, c)
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case c := <-in:
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		clear(tags)
+		all, ddl := false, false
+		var beat time.Time
+		for _, c := range batch {
+			for t := range c.tags {
+				tags[t] = struct{}{}
+			}
+			all, ddl = all || c.all, ddl || c.ddl
+			if c.beat.After(beat) {
+				beat = c.beat
+			}
+		}
+		list = list[:0]
+		for t := range tags {
+			list = append(list, t)
+		}
+		if err := w.apply(ctx, list, all, ddl); err != nil {
+			return err
+		}
+		for _, c := range batch {
+			if c.events > 0 {
+				w.committed(c.events, c.at)
+			}
+		}
+		last := batch[len(batch)-1]
+		if last.ack != nil {
+			last.ack()
+		}
+		if !beat.IsZero() {
+			_ = w.beat(ctx, beat, last.pos) // a missed heartbeat only makes readers bypass
+		} else {
+			w.setPosition(last.pos)
+		}
+	}
+}
+
 func (w *Watcher) setPosition(pos string) {
 	w.mu.Lock()
 	w.position = pos

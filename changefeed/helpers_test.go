@@ -123,7 +123,12 @@ func heartbeat(t testing.TB, s changefeed.Coordinator) time.Time {
 
 func redisStore(t testing.TB, addr string) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.NewFromURL("redis://"+addr, redisstore.Options{Namespace: testenv.Name("cf")})
+	return redisStoreNS(t, addr, testenv.Name("cf"))
+}
+
+func redisStoreNS(t testing.TB, addr, ns string) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.NewFromURL("redis://"+addr, redisstore.Options{Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
 	}

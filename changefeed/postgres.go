@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -217,38 +218,35 @@ func (p *postgres) emitHeartbeats(ctx context.Context, c *pgconn.PgConn) error {
 	}
 }
 
-// pgTx is the transaction being received.
-type pgTx struct {
-	tags   map[string]struct{}
-	all    bool
-	ddl    bool
-	events int
-	beat   time.Time // latest heartbeat message in it
-}
-
 func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, hbErr <-chan error) error {
+	actx, stopApply := context.WithCancel(ctx)
+	defer stopApply()
+	commits := make(chan *commit, maxBatch)
+	applyErr := make(chan error, 1)
+	go func() { applyErr <- w.applyLoop(actx, commits) }()
+	var acked atomic.Uint64 // end of the last transaction the store acknowledged
+
 	rels := map[uint32]relation{}
-	var tx *pgTx
-	var acked pglogrepl.LSN // end of the last transaction the store acknowledged
+	var tx *commit
 	var reported pglogrepl.LSN
 	lastStatus := time.Now()
 	status := func(force bool) error {
-		if !force && acked == reported && time.Since(lastStatus) < time.Second {
+		a := pglogrepl.LSN(acked.Load())
+		if !force && (a == reported && time.Since(lastStatus) < time.Second || time.Since(lastStatus) < 10*time.Millisecond) {
 			return nil
 		}
-		if !force && time.Since(lastStatus) < 10*time.Millisecond {
-			return nil
-		}
-		err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: acked})
+		err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: a})
 		if err != nil {
-			return fmt.Errorf("acknowledge %s: %w", acked, err)
+			return fmt.Errorf("acknowledge %s: %w", a, err)
 		}
-		reported, lastStatus = acked, time.Now()
+		reported, lastStatus = a, time.Now()
 		return nil
 	}
 	for {
 		select {
 		case err := <-hbErr:
+			return err
+		case err := <-applyErr:
 			return err
 		default:
 		}
@@ -312,7 +310,7 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 				}
 				rels[m.RelationID] = r
 			case *pglogrepl.BeginMessage:
-				tx = &pgTx{tags: map[string]struct{}{}}
+				tx = &commit{}
 			case *pglogrepl.InsertMessage:
 				p.touch(tx, rels, m.RelationID)
 			case *pglogrepl.UpdateMessage:
@@ -325,8 +323,7 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 				}
 			case *pglogrepl.LogicalDecodingMessage:
 				if tx == nil {
-					// Non-transactional messages are not ours.
-					break
+					break // non-transactional messages are not ours
 				}
 				switch m.Prefix {
 				case heartbeatPrefix:
@@ -341,23 +338,14 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 				if tx == nil {
 					return errors.New("stream: commit without begin")
 				}
-				tags := make([]string, 0, len(tx.tags))
-				for t := range tx.tags {
-					tags = append(tags, t)
-				}
-				if err := w.apply(ctx, tags, tx.all, tx.ddl); err != nil {
+				end := m.TransactionEndLSN
+				tx.at, tx.pos = m.CommitTime, end.String()
+				tx.ack = func() { acked.Store(uint64(end)) }
+				select {
+				case commits <- tx:
+				case err := <-applyErr:
 					return err
 				}
-				acked = m.TransactionEndLSN
-				if tx.events > 0 {
-					w.committed(tx.events, m.CommitTime)
-				}
-				if !tx.beat.IsZero() {
-					if err := w.beat(ctx, tx.beat, acked.String()); err != nil {
-						return err
-					}
-				}
-				w.setPosition(acked.String())
 				tx = nil
 			}
 		}
@@ -366,17 +354,17 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 
 // touch adds a table's tag to the transaction; an unknown relation
 // invalidates everything.
-func (p *postgres) touch(tx *pgTx, rels map[uint32]relation, id uint32) {
+func (p *postgres) touch(tx *commit, rels map[uint32]relation, id uint32) {
 	if tx == nil {
 		return
 	}
-	tx.events++
 	r, ok := rels[id]
 	if !ok {
 		tx.all = true
+		tx.events++
 		return
 	}
-	tx.tags[p.cfg.TableTag(r.schema, r.name)] = struct{}{}
+	tx.touch(p.cfg.TableTag(r.schema, r.name))
 }
 
 // query runs sql (simple protocol) and returns its rows as text.

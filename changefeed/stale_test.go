@@ -1,0 +1,212 @@
+package changefeed_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/yokedcache/yoked/changefeed"
+	yoked "github.com/yokedcache/yoked/driver"
+	"github.com/yokedcache/yoked/internal/testenv"
+)
+
+// staleChecker records writes (each key has one writer, so its values only
+// grow) and reads, and finds reads older than maxLag.
+type staleChecker struct {
+	mu     sync.Mutex
+	writes map[int][]write // by key, in value order
+	reads  []read
+}
+
+type write struct {
+	v        int64
+	returned time.Time // after the commit returned to the writer
+}
+
+type read struct {
+	k       int
+	v       int64
+	started time.Time
+}
+
+func (c *staleChecker) wrote(k int, v int64, at time.Time) {
+	c.mu.Lock()
+	c.writes[k] = append(c.writes[k], write{v, at})
+	c.mu.Unlock()
+}
+
+func (c *staleChecker) read(k int, v int64, started time.Time) {
+	c.mu.Lock()
+	c.reads = append(c.reads, read{k, v, started})
+	c.mu.Unlock()
+}
+
+// stale returns the reads that saw a value older than a write that had
+// returned more than maxLag before the read started.
+func (c *staleChecker) stale(maxLag time.Duration) []string {
+	var out []string
+	for _, r := range c.reads {
+		ws := c.writes[r.k]
+		sort.Slice(ws, func(i, j int) bool { return ws[i].v < ws[j].v })
+		for _, w := range ws {
+			if w.v > r.v && w.returned.Add(maxLag).Before(r.started) {
+				out = append(out, fmt.Sprintf("key %d: read %d at %s, but %d returned at %s",
+					r.k, r.v, r.started.Format("15:04:05.000"), w.v, w.returned.Format("15:04:05.000")))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// The proof of the issue: writers that bypass yoked (raw pgx, psql
+// processes), readers through yoked with the Redis store and L1 requiring
+// the feed within maxLag, and the watcher crashed, restarted and failed over
+// during the run. No read may be staler than maxLag.
+func TestPostgresStaleReads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stale-read checker: several seconds")
+	}
+	const (
+		maxLag  = 500 * time.Millisecond
+		keys    = 8
+		runFor  = 7 * time.Second
+		readers = 4
+	)
+	pg := testenv.StartPostgres(t)
+	redisAddr := testenv.Redis(t)
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Skip("no psql client")
+	}
+	pgExec(t, pg.URL(), "CREATE TABLE kv (k int PRIMARY KEY, v bigint NOT NULL)")
+	var ins []string
+	for k := range keys {
+		ins = append(ins, fmt.Sprintf("(%d, 0)", k))
+	}
+	pgExec(t, pg.URL(), "INSERT INTO kv VALUES "+strings.Join(ins, ","))
+
+	ns := testenv.Name("stale")
+	store := redisStoreNS(t, redisAddr, ns)
+	db, err := yoked.Open("pgx", pg.URL(), yoked.WithStoreURL("redis://"+redisAddr+"?l1=true"),
+		yoked.WithNamespace(ns), yoked.WithChangeFeed(maxLag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	raw, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+
+	chk := &staleChecker{writes: map[int][]write{}}
+	for k := range keys {
+		chk.wrote(k, 0, time.Now())
+	}
+	const ttl = time.Second
+	cfg := func(holder string, s changefeed.Store) changefeed.Config {
+		return changefeed.Config{Dialect: "postgres", Source: pg.URL(), Store: s, LeaseTTL: ttl, Holder: holder}
+	}
+	a := &crashable{Store: store}
+	ra := start(t, cfg("a", a))
+	eventually(t, 10*time.Second, "feed running", func() bool { return !heartbeat(t, store).IsZero() })
+	rb := start(t, cfg("b", store))
+
+	ctx, cancel := context.WithTimeout(context.Background(), runFor)
+	defer cancel()
+	var wg sync.WaitGroup
+	// Writers: keys 0..3 by raw pgx, 4..5 by psql processes, 6..7 untouched.
+	for k := range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				var v int64
+				if err := raw.QueryRow("UPDATE kv SET v = v + 1 WHERE k = $1 RETURNING v", k).Scan(&v); err != nil {
+					t.Error(err)
+					return
+				}
+				chk.wrote(k, v, time.Now())
+				time.Sleep(time.Duration(5+k*5) * time.Millisecond)
+			}
+		})
+	}
+	for k := 4; k < 6; k++ {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				out, err := exec.Command(psql, "-X", "-Atq", "-d", pg.URL(), "-c",
+					fmt.Sprintf("UPDATE kv SET v = v + 1 WHERE k = %d RETURNING v", k)).Output()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				v, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+				if err != nil {
+					t.Errorf("psql said %q", out)
+					return
+				}
+				chk.wrote(k, v, time.Now())
+			}
+		})
+	}
+	for i := range readers {
+		wg.Go(func() {
+			for n := 0; ctx.Err() == nil; n++ {
+				k := (n + i) % keys
+				started := time.Now()
+				var v int64
+				if err := db.QueryRow("SELECT v FROM kv WHERE k = $1", k).Scan(&v); err != nil {
+					t.Error(err)
+					return
+				}
+				chk.read(k, v, started)
+				time.Sleep(200 * time.Microsecond) // leave the feed some CPU on a small machine
+			}
+		})
+	}
+	// The watchers: a crashes at 1.5 s (b takes over when its lease
+	// expires), a restarts at 3.5 s as the standby, b stops cleanly at 4.5 s
+	// (a takes over at once).
+	sleep := func(d time.Duration) { time.Sleep(d) }
+	sleep(1500 * time.Millisecond)
+	a.dead.Store(true)
+	ra.cancel()
+	sleep(2 * time.Second)
+	ra2 := start(t, cfg("a2", store))
+	sleep(time.Second)
+	rb.stop(t)
+	wg.Wait()
+
+	stale := chk.stale(maxLag)
+	cache, _ := yoked.CacheOf(db)
+	st := cache.Stats()
+	for _, s := range stale[:min(len(stale), 10)] {
+		t.Error(s)
+	}
+	if len(stale) > 0 {
+		t.Fatalf("%d of %d reads staler than %v", len(stale), len(chk.reads), maxLag)
+	}
+	var writes int
+	for _, ws := range chk.writes {
+		writes += len(ws) - 1
+	}
+	for name, r := range map[string]*running{"a": ra, "b": rb, "a2": ra2} {
+		s := r.w.Stats()
+		t.Logf("watcher %s: %d transactions, invalidation lag p50 %v p99 %v max %v, heartbeat %v ago, %d errors (%s)", name, s.Transactions, s.LagP50, s.LagP99, s.LagMax, time.Since(s.Heartbeat), s.Errors, s.LastError)
+	}
+	if st.Hits == 0 {
+		t.Fatalf("no read was served from the cache: the check proves nothing (%+v)", st)
+	}
+	if !ra2.w.Stats().Active {
+		t.Error("the restarted watcher did not take over from the stopped one")
+	}
+	t.Logf("%d reads (%d hits, %d bypassed for feed lag), %d writes, 0 staler than %v", len(chk.reads), st.Hits, st.Skips["feed_lag"], writes, maxLag)
+}
