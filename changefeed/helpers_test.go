@@ -126,9 +126,13 @@ func redisStore(t testing.TB, addr string) *redisstore.Store {
 	return redisStoreNS(t, addr, testenv.Name("cf"))
 }
 
+// redisStoreNS opens a store for watchers. It has an L1 (that stays empty)
+// because only a store with a subscription receives the acknowledgements of
+// other processes' L1s; without one every invalidation waits the full L1
+// fence (50 ms).
 func redisStoreNS(t testing.TB, addr, ns string) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.NewFromURL("redis://"+addr, redisstore.Options{Namespace: ns})
+	s, err := redisstore.NewFromURL("redis://"+addr, redisstore.Options{Namespace: ns, L1: newMemory(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

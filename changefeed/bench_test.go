@@ -1,0 +1,92 @@
+package changefeed_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/yokedcache/yoked/changefeed"
+	"github.com/yokedcache/yoked/internal/testenv"
+)
+
+// BenchmarkPostgresEvents measures how many row events per second the
+// watcher turns into invalidations (Redis store with L1): the transactions
+// are written while the watcher is stopped, then it is started and timed
+// until it has applied them all.
+func BenchmarkPostgresEvents(b *testing.B) {
+	for _, bc := range []struct {
+		name      string
+		txs, rows int
+	}{
+		{"single-row", 5000, 1},
+		{"10k-row", 20, 10000},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			pg := testenv.StartPostgres(b)
+			store := redisStore(b, testenv.Redis(b))
+			pgExec(b, pg.URL(), `CREATE TABLE t (id int);
+				CREATE PROCEDURE fill(txs int, rows int) LANGUAGE plpgsql AS $$
+				BEGIN FOR i IN 1..txs LOOP INSERT INTO t SELECT generate_series(1, rows); COMMIT; END LOOP; END $$`)
+			cfg := changefeed.Config{Dialect: "postgres", Source: pg.URL(), Store: store}
+			r := start(b, cfg) // creates the slot
+			eventually(b, 10*time.Second, "heartbeat", func() bool { return !heartbeat(b, store).IsZero() })
+			r.stop(b)
+			b.ResetTimer()
+			var events uint64
+			var took time.Duration
+			for range b.N {
+				b.StopTimer()
+				pgExec(b, pg.URL(), fmt.Sprintf("CALL fill(%d, %d)", bc.txs, bc.rows))
+				b.StartTimer()
+				t0 := time.Now()
+				r := start(b, cfg)
+				eventually(b, 5*time.Minute, "all applied", func() bool { return r.w.Stats().Transactions >= uint64(bc.txs) })
+				took += time.Since(t0)
+				events += r.w.Stats().Events
+				b.StopTimer()
+				r.stop(b)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(events)/took.Seconds(), "events/s")
+			b.ReportMetric(float64(b.N*bc.txs)/took.Seconds(), "txs/s")
+		})
+	}
+}
+
+// BenchmarkPostgresInvalidationLag measures the lag from commit (the
+// server's commit timestamp) to the store's acknowledgement of the
+// invalidation, with Redis and L1 on the readers' side, under a steady
+// stream of single-row transactions from a client that bypasses yoked.
+func BenchmarkPostgresInvalidationLag(b *testing.B) {
+	pg := testenv.StartPostgres(b)
+	addr := testenv.Redis(b)
+	ns := testenv.Name("lag")
+	reader := redisStoreNS(b, addr, ns) // a reader process's store with its L1
+	_ = reader
+	store := redisStoreNS(b, addr, ns)
+	pgExec(b, pg.URL(), `CREATE TABLE t (id int)`)
+	r := start(b, changefeed.Config{Dialect: "postgres", Source: pg.URL(), Store: store})
+	eventually(b, 10*time.Second, "heartbeat", func() bool { return !heartbeat(b, store).IsZero() })
+	ctx := context.Background()
+	c, err := pgconn.Connect(ctx, pg.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(ctx)
+	b.ResetTimer()
+	for i := range b.N * 2000 {
+		if _, err := c.Exec(ctx, fmt.Sprintf("INSERT INTO t VALUES (%d)", i)).ReadAll(); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	eventually(b, time.Minute, "all applied", func() bool { return r.w.Stats().Transactions >= uint64(b.N*2000) })
+	b.StopTimer()
+	st := r.w.Stats()
+	b.ReportMetric(float64(st.LagP50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(st.LagP99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(st.LagMax.Microseconds())/1000, "max-ms")
+}
