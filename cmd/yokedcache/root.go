@@ -133,6 +133,7 @@ configured).`,
 		newPingCmd(e),
 		newExplainCmd(e),
 		newBenchCmd(e),
+		newWatchCmd(e),
 	)
 	return root
 }
