@@ -2,13 +2,378 @@ package changefeed
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/go-sql-driver/mysql"
 )
 
-type mysqlSource struct{ cfg Config }
+// MySQL and MariaDB: the row-based binlog, read as a replica. The position
+// (binlog file and offset) is saved in the store (PositionMark) after the
+// store acknowledged every transaction before it. Heartbeats: every
+// HeartbeatEvery the watcher reads the server's binlog position (SHOW MASTER
+// STATUS) at time T; once the stream has been read past that position, every
+// transaction whose commit returned before T is queued behind it, and the
+// heartbeat is written after they are applied.
 
-func newMySQL(cfg Config) (*mysqlSource, error) { return &mysqlSource{cfg: cfg}, nil }
+// errPositionGone is a saved position the server no longer has.
+var errPositionGone = errors.New("binlog position purged")
+
+type mysqlSource struct {
+	cfg  Config
+	dsn  *mysql.Config
+	host string
+	port uint16
+}
+
+func newMySQL(cfg Config) (*mysqlSource, error) {
+	dsn, err := mysql.ParseDSN(cfg.Source)
+	if err != nil {
+		return nil, fmt.Errorf("%w: source: %v", ErrConfig, err)
+	}
+	if dsn.Net != "tcp" && dsn.Net != "" {
+		return nil, fmt.Errorf("%w: source: the binlog is read over TCP (tcp(host:port)), not %s", ErrConfig, dsn.Net)
+	}
+	host, portStr, err := net.SplitHostPort(dsn.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: source address %q: %v", ErrConfig, dsn.Addr, err)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("%w: source port %q", ErrConfig, portStr)
+	}
+	return &mysqlSource{cfg: cfg, dsn: dsn, host: host, port: uint16(port)}, nil
+}
+
+// binlogPos is a position in the binlog; files sort by name.
+type binlogPos struct {
+	file string
+	pos  uint32
+}
+
+func (p binlogPos) String() string { return p.file + ":" + strconv.FormatUint(uint64(p.pos), 10) }
+
+func (p binlogPos) atLeast(q binlogPos) bool {
+	return p.file > q.file || p.file == q.file && p.pos >= q.pos
+}
+
+func parseBinlogPos(s string) (binlogPos, bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return binlogPos{}, false
+	}
+	n, err := strconv.ParseUint(s[i+1:], 10, 32)
+	if err != nil {
+		return binlogPos{}, false
+	}
+	return binlogPos{s[:i], uint32(n)}, true
+}
+
+// marker is a heartbeat waiting for the stream to reach pos.
+type marker struct {
+	at  time.Time
+	pos binlogPos
+}
 
 func (m *mysqlSource) session(ctx context.Context, w *Watcher) error {
-	return errors.New("not yet")
+	db, err := sql.Open("mysql", m.dsn.FormatDSN())
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(2)
+	flavor, err := m.check(ctx, w, db)
+	if err != nil {
+		return err
+	}
+	start, err := m.startPosition(ctx, w, db)
+	if err != nil {
+		return err
+	}
+	err = m.stream(ctx, w, db, flavor, start)
+	if errors.Is(err, errPositionGone) {
+		w.cfg.Logger.Warn("changefeed: saved binlog position is gone", "position", start)
+		if err := w.cfg.Store.SetMark(ctx, PositionMark, nil); err != nil {
+			return err
+		}
+		return fmt.Errorf("binlog position %s: %w; starting fresh", start, err)
+	}
+	return err
+}
+
+// check verifies the server's binlog settings and returns its flavor.
+func (m *mysqlSource) check(ctx context.Context, w *Watcher, db *sql.DB) (string, error) {
+	var version, logBin, format, image string
+	err := db.QueryRowContext(ctx, "SELECT VERSION(), @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image").
+		Scan(&version, &logBin, &format, &image)
+	if err != nil {
+		return "", fmt.Errorf("read server settings: %w", err)
+	}
+	if logBin != "1" && !strings.EqualFold(logBin, "ON") {
+		return "", fmt.Errorf("%w: the binlog is off (start the server with log_bin)", ErrConfig)
+	}
+	if !strings.EqualFold(format, "ROW") {
+		w.cfg.Logger.Warn("changefeed: binlog_format is not ROW: statement events invalidate the whole namespace", "binlog_format", format)
+	}
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		return gomysql.MariaDBFlavor, nil
+	}
+	return gomysql.MySQLFlavor, nil
+}
+
+// masterPos reads the server's current binlog position.
+func masterPos(ctx context.Context, db *sql.DB) (binlogPos, error) {
+	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		// MySQL 8.4 renamed it.
+		var err2 error
+		rows, err2 = db.QueryContext(ctx, "SHOW BINARY LOG STATUS")
+		if err2 != nil {
+			return binlogPos{}, fmt.Errorf("read the binlog position: %w", err)
+		}
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return binlogPos{}, err
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return binlogPos{}, err
+		}
+		return binlogPos{}, fmt.Errorf("%w: SHOW MASTER STATUS is empty: the binlog is off", ErrConfig)
+	}
+	vals := make([]any, len(cols))
+	var file string
+	var pos uint32
+	vals[0], vals[1] = &file, &pos
+	for i := 2; i < len(vals); i++ {
+		vals[i] = new(sql.RawBytes)
+	}
+	if err := rows.Scan(vals...); err != nil {
+		return binlogPos{}, err
+	}
+	return binlogPos{file, pos}, nil
+}
+
+// startPosition is the saved position, or the server's current one (after
+// invalidating the namespace) when there is none.
+func (m *mysqlSource) startPosition(ctx context.Context, w *Watcher, db *sql.DB) (binlogPos, error) {
+	b, err := w.cfg.Store.Mark(ctx, PositionMark)
+	if err != nil {
+		return binlogPos{}, fmt.Errorf("read the saved position: %w", err)
+	}
+	if p, ok := parseBinlogPos(string(b)); ok {
+		return p, nil
+	}
+	// Read the position first: everything committed before it is covered
+	// by the invalidation that follows, everything after by the stream.
+	p, err := masterPos(ctx, db)
+	if err != nil {
+		return binlogPos{}, err
+	}
+	if err := w.resetNamespace(ctx, "no saved binlog position: changes before "+p.String()+" are not in the stream"); err != nil {
+		return binlogPos{}, err
+	}
+	if err := w.cfg.Store.SetMark(ctx, PositionMark, []byte(p.String())); err != nil {
+		return binlogPos{}, err
+	}
+	return p, nil
+}
+
+type evOrErr struct {
+	ev  *replication.BinlogEvent
+	err error
+}
+
+func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor string, start binlogPos) error {
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID: m.cfg.ServerID, Flavor: flavor, Host: m.host, Port: m.port,
+		User: m.dsn.User, Password: m.dsn.Passwd, DisableRetrySync: true,
+		HeartbeatPeriod: time.Second, ReadTimeout: 10 * time.Second,
+		Logger: m.cfg.Logger,
+	})
+	defer syncer.Close()
+	streamer, err := syncer.StartSync(gomysql.Position{Name: start.file, Pos: start.pos})
+	if err != nil {
+		return fmt.Errorf("start binlog dump at %s: %w", start, err)
+	}
+	w.cfg.Logger.Info("changefeed: streaming the binlog", "position", start, "server_id", m.cfg.ServerID)
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan evOrErr, 256)
+	go func() {
+		for {
+			ev, err := streamer.GetEvent(sctx)
+			select {
+			case events <- evOrErr{ev, err}:
+			case <-sctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	markers := make(chan marker, 16)
+	go func() {
+		t := time.NewTicker(m.cfg.HeartbeatEvery)
+		defer t.Stop()
+		for {
+			at := time.Now() // before the position is read
+			if p, err := masterPos(sctx, db); err == nil {
+				select {
+				case markers <- marker{at, p}:
+				default: // the stream is behind; a later marker will do
+				}
+			} else if sctx.Err() == nil {
+				w.fail("heartbeat position", err)
+			}
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	commits := make(chan *commit, maxBatch)
+	applyErr := make(chan error, 1)
+	go func() { applyErr <- w.applyLoop(sctx, commits) }()
+	enqueue := func(c *commit) error {
+		select {
+		case commits <- c:
+			return nil
+		case err := <-applyErr:
+			return err
+		}
+	}
+	save := func(pos binlogPos) func() {
+		return func() {
+			if err := w.cfg.Store.SetMark(sctx, PositionMark, []byte(pos.String())); err != nil {
+				w.fail("save position", err)
+			}
+		}
+	}
+
+	read := start // the stream has been read up to here
+	var pending []marker
+	var tx *commit
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-applyErr:
+			return err
+		case mk := <-markers:
+			pending = append(pending, mk)
+		case e := <-events:
+			if e.err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				var me *gomysql.MyError
+				if errors.As(e.err, &me) && me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
+					return fmt.Errorf("%w: %v", errPositionGone, e.err)
+				}
+				return fmt.Errorf("binlog: %w", e.err)
+			}
+			ev := e.ev
+			if r, ok := ev.Event.(*replication.RotateEvent); ok {
+				read = binlogPos{string(r.NextLogName), uint32(r.Position)}
+				continue
+			}
+			if ev.Header.LogPos > 0 {
+				read.pos = ev.Header.LogPos
+			}
+			switch x := ev.Event.(type) {
+			case *replication.MariadbGTIDEvent, *replication.GTIDEvent:
+				tx = &commit{}
+			case *replication.RowsEvent:
+				if tx == nil {
+					tx = &commit{}
+				}
+				tx.touch(m.cfg.TableTag(string(x.Table.Schema), string(x.Table.Table)))
+			case *replication.XIDEvent:
+				if tx != nil {
+					tx.at, tx.pos, tx.ack = time.Now(), read.String(), save(read)
+					if err := enqueue(tx); err != nil {
+						return err
+					}
+					tx = nil
+				}
+			case *replication.QueryEvent:
+				q := strings.TrimSpace(string(x.Query))
+				switch strings.ToUpper(q) {
+				case "BEGIN":
+					if tx == nil {
+						tx = &commit{}
+					}
+				case "COMMIT", "ROLLBACK":
+					// Non-transactional tables: their rows are written even
+					// when the statement ends with ROLLBACK.
+					if tx != nil {
+						tx.at, tx.pos, tx.ack = time.Now(), read.String(), save(read)
+						if err := enqueue(tx); err != nil {
+							return err
+						}
+						tx = nil
+					}
+				default:
+					// DDL, or DML logged as a statement: not readable as
+					// tables, so everything.
+					c := tx
+					if c == nil {
+						c = &commit{}
+					}
+					c.all, c.ddl = true, isDDL(q)
+					c.events++
+					c.at, c.pos, c.ack = time.Now(), read.String(), save(read)
+					if err := enqueue(c); err != nil {
+						return err
+					}
+					tx = nil
+				}
+			}
+		}
+		// Heartbeats the stream has caught up with travel behind every
+		// transaction read so far.
+		if len(pending) > 0 && tx == nil {
+			var beat time.Time
+			kept := pending[:0]
+			for _, mk := range pending {
+				if read.atLeast(mk.pos) {
+					beat = mk.at
+				} else {
+					kept = append(kept, mk)
+				}
+			}
+			pending = kept
+			if !beat.IsZero() {
+				if err := enqueue(&commit{beat: beat, pos: read.String(), ack: save(read)}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// isDDL reports whether a statement changes the schema.
+func isDDL(q string) bool {
+	q = strings.TrimLeft(q, " \t\r\n(")
+	if i := strings.IndexAny(q, " \t\r\n"); i > 0 {
+		q = q[:i]
+	}
+	switch strings.ToUpper(q) {
+	case "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE":
+		return true
+	}
+	return false
 }

@@ -1,0 +1,160 @@
+package changefeed_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/yokedcache/yoked/changefeed"
+	"github.com/yokedcache/yoked/internal/testenv"
+)
+
+func myExec(t testing.TB, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func openMariaDB(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Writes through any client reach the store from the binlog; DDL
+// invalidates everything and bumps the schema epoch; heartbeats flow.
+func TestMySQLInvalidates(t *testing.T) {
+	my := testenv.StartMariaDB(t)
+	db := openMariaDB(t, my.DSN("mysql"))
+	myExec(t, db, "CREATE DATABASE app", "CREATE TABLE app.users (id int PRIMARY KEY, name text)",
+		"CREATE TABLE app.orders (id int PRIMARY KEY)", "CREATE TABLE app.logs (id int) ENGINE=MyISAM")
+	store := newMemory(t)
+	r := start(t, changefeed.Config{Dialect: "mysql", Source: my.DSN("app"), Store: store})
+	eventually(t, 20*time.Second, "first heartbeat", func() bool { return !heartbeat(t, store).IsZero() })
+
+	users, orders, logs := tableTag("app", "users"), tableTag("app", "orders"), tableTag("app", "logs")
+	for _, tc := range []struct {
+		name  string
+		sql   []string
+		gone  []string
+		stays []string
+	}{
+		{"insert", []string{"INSERT INTO app.users VALUES (1, 'a')"}, []string{users}, []string{orders, logs}},
+		{"update", []string{"UPDATE app.users SET name = 'b'"}, []string{users}, []string{orders}},
+		{"transaction", []string{"BEGIN", "INSERT INTO app.orders VALUES (1)", "DELETE FROM app.users", "COMMIT"}, []string{orders, users}, []string{logs}},
+		{"non-transactional table", []string{"INSERT INTO app.logs VALUES (1)"}, []string{logs}, []string{orders}},
+		{"rolled back", []string{"BEGIN", "INSERT INTO app.orders VALUES (2)", "ROLLBACK"}, nil, []string{orders, users}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := map[string]string{}
+			for _, tag := range append(append([]string{}, tc.gone...), tc.stays...) {
+				keys[tag] = cached(t, store, tag)
+			}
+			conn, err := db.Conn(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.sql {
+				if _, err := conn.ExecContext(context.Background(), s); err != nil {
+					t.Fatalf("%s: %v", s, err)
+				}
+			}
+			conn.Close()
+			for _, tag := range tc.gone {
+				eventually(t, 5*time.Second, tag+" invalidated", func() bool { return !present(t, store, keys[tag], tag) })
+			}
+			after := time.Now()
+			eventually(t, 5*time.Second, "heartbeat after the write", func() bool { return heartbeat(t, store).After(after) })
+			for _, tag := range tc.stays {
+				if !present(t, store, keys[tag], tag) {
+					t.Errorf("%s invalidated by %v", tag, tc.sql)
+				}
+			}
+		})
+	}
+	t.Run("ddl", func(t *testing.T) {
+		k := cached(t, store, orders)
+		ks := cached(t, store, changefeed.SchemaTag)
+		myExec(t, db, "ALTER TABLE app.users ADD COLUMN age int")
+		eventually(t, 5*time.Second, "DDL invalidates everything", func() bool { return !present(t, store, k, orders) })
+		if present(t, store, ks, changefeed.SchemaTag) {
+			t.Error("schema epoch not bumped")
+		}
+	})
+	t.Run("truncate", func(t *testing.T) {
+		k := cached(t, store, orders)
+		myExec(t, db, "TRUNCATE app.orders")
+		eventually(t, 5*time.Second, "TRUNCATE invalidates", func() bool { return !present(t, store, k, orders) })
+	})
+	st := r.w.Stats()
+	if !st.Active || st.Transactions == 0 || st.Position == "" {
+		t.Errorf("stats: %+v", st)
+	}
+	t.Logf("stats: %+v", st)
+}
+
+// A restarted watcher resumes from its saved position; when the binlog it
+// points into was purged, it invalidates the whole namespace and starts
+// from the server's current position.
+func TestMySQLResumeAndPurged(t *testing.T) {
+	my := testenv.StartMariaDB(t)
+	db := openMariaDB(t, my.DSN("mysql"))
+	myExec(t, db, "CREATE DATABASE app", "CREATE TABLE app.t (id int)", "CREATE TABLE app.u (id int)")
+	store := newMemory(t)
+	cfg := changefeed.Config{Dialect: "mysql", Source: my.DSN("app"), Store: store}
+	r := start(t, cfg)
+	eventually(t, 20*time.Second, "first heartbeat", func() bool { return !heartbeat(t, store).IsZero() })
+	r.stop(t)
+
+	tt, tu := tableTag("app", "t"), tableTag("app", "u")
+	kt, ku := cached(t, store, tt), cached(t, store, tu)
+	myExec(t, db, "INSERT INTO app.t VALUES (1)") // while no watcher runs
+	r = start(t, cfg)
+	eventually(t, 10*time.Second, "write made while down invalidated", func() bool { return !present(t, store, kt, tt) })
+	after := time.Now()
+	eventually(t, 5*time.Second, "heartbeat", func() bool { return heartbeat(t, store).After(after) })
+	if !present(t, store, ku, tu) {
+		t.Fatal("resuming invalidated a table nobody wrote")
+	}
+	if st := r.w.Stats(); st.Resets != 0 {
+		t.Fatalf("resume reset the namespace: %+v", st)
+	}
+	r.stop(t)
+
+	// Purge the binlog the saved position points into. MariaDB keeps a
+	// file until InnoDB has checkpointed past it, so flush until it goes.
+	myExec(t, db, "INSERT INTO app.t VALUES (2)")
+	eventually(t, 20*time.Second, "bin.000001 purged", func() bool {
+		myExec(t, db, "FLUSH BINARY LOGS")
+		var file string
+		var pos int64
+		var a, b sql.NullString
+		if err := db.QueryRow("SHOW MASTER STATUS").Scan(&file, &pos, &a, &b); err != nil {
+			t.Fatal(err)
+		}
+		myExec(t, db, "PURGE BINARY LOGS TO '"+file+"'")
+		var first string
+		var size int64
+		if err := db.QueryRow("SHOW BINARY LOGS").Scan(&first, &size); err != nil {
+			t.Fatal(err)
+		}
+		return first != "bin.000001"
+	})
+	r = start(t, cfg)
+	eventually(t, 20*time.Second, "namespace invalidated after the position was purged", func() bool {
+		return !present(t, store, ku, tu) && r.w.Stats().Resets == 1
+	})
+	ku = cached(t, store, tu)
+	myExec(t, db, "INSERT INTO app.u VALUES (1)")
+	eventually(t, 10*time.Second, "streaming again", func() bool { return !present(t, store, ku, tu) })
+}
