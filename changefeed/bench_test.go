@@ -90,3 +90,52 @@ func BenchmarkPostgresInvalidationLag(b *testing.B) {
 	b.ReportMetric(float64(st.LagP99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(st.LagMax.Microseconds())/1000, "max-ms")
 }
+
+// BenchmarkMySQLEvents is BenchmarkPostgresEvents on a private MariaDB.
+func BenchmarkMySQLEvents(b *testing.B) {
+	for _, bc := range []struct {
+		name      string
+		txs, rows int
+	}{
+		{"single-row", 5000, 1},
+		{"10k-row", 20, 10000},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			my := testenv.StartMariaDB(b)
+			db := openMariaDB(b, my.DSN("mysql"))
+			myExec(b, db, "CREATE DATABASE app", "CREATE TABLE app.t (id int)", `CREATE PROCEDURE app.fill(txs int, nrows int)
+				BEGIN
+				  DECLARE i INT DEFAULT 0;
+				  WHILE i < txs DO
+				    START TRANSACTION;
+				    INSERT INTO app.t SELECT seq FROM seq_1_to_100000 LIMIT nrows;
+				    COMMIT;
+				    SET i = i + 1;
+				  END WHILE;
+				END`)
+			store := redisStore(b, testenv.Redis(b))
+			cfg := changefeed.Config{Dialect: "mysql", Source: my.DSN("app"), Store: store}
+			r := start(b, cfg) // saves the first position
+			eventually(b, 20*time.Second, "heartbeat", func() bool { return !heartbeat(b, store).IsZero() })
+			r.stop(b)
+			b.ResetTimer()
+			var events uint64
+			var took time.Duration
+			for range b.N {
+				b.StopTimer()
+				myExec(b, db, fmt.Sprintf("CALL app.fill(%d, %d)", bc.txs, bc.rows))
+				b.StartTimer()
+				t0 := time.Now()
+				r := start(b, cfg)
+				eventually(b, 5*time.Minute, "all applied", func() bool { return r.w.Stats().Transactions >= uint64(bc.txs) })
+				took += time.Since(t0)
+				events += r.w.Stats().Events
+				b.StopTimer()
+				r.stop(b)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(events)/took.Seconds(), "events/s")
+			b.ReportMetric(float64(b.N*bc.txs)/took.Seconds(), "txs/s")
+		})
+	}
+}

@@ -301,6 +301,9 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 					tx = &commit{}
 				}
 				tx.touch(m.cfg.TableTag(string(x.Table.Schema), string(x.Table.Table)))
+				if len(x.Rows) > 1 { // one event per row, as for PostgreSQL
+					tx.events += len(x.Rows) - 1
+				}
 			case *replication.XIDEvent:
 				if tx != nil {
 					tx.at, tx.pos, tx.ack = time.Now(), read.String(), save(read)
