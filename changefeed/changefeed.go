@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/yokedcache/yoked/catalog"
 )
 
 // Names of what a feed keeps in the store (see Coordinator).
@@ -28,8 +30,8 @@ const (
 )
 
 // SchemaTag is invalidated (its version bumped) with everything else
-// whenever the feed sees DDL: a schema catalog that stamps it knows when to
-// reload.
+// whenever the feed sees DDL, for any reader that wants to know; the
+// driver's own schema epoch is Config.SchemaTag.
 const SchemaTag = "schema:epoch"
 
 // Defaults of Config fields left at zero.
@@ -75,6 +77,10 @@ type Config struct {
 	// TableTag returns the tag of a table, exactly as the readers tag their
 	// reads (the driver's TableTag). Required.
 	TableTag func(schema, table string) string
+	// SchemaTag returns the readers' schema-epoch tag of a database named
+	// as catalog.Database names it (the driver's SchemaTag). When set, DDL
+	// bumps it too, so readers' schema catalogs are read again. Optional.
+	SchemaTag func(database string) string
 
 	// Slot and Publication name the PostgreSQL replication slot and
 	// publication (created when missing). Defaults: "yoked".
@@ -198,6 +204,9 @@ type Watcher struct {
 	position, slot                           string
 	lastErr                                  string
 	lags                                     lagRing
+	// ddlTags are bumped with SchemaTag on DDL: the readers' schema epoch
+	// of the watched database, set by a session before it streams.
+	ddlTags []string
 }
 
 // New checks cfg and returns a Watcher. It does not connect.
@@ -331,7 +340,7 @@ func (w *Watcher) apply(ctx context.Context, tags []string, all, ddl bool) error
 		var err error
 		if all {
 			if ddl {
-				err = w.cfg.Store.InvalidateTags(ctx, SchemaTag)
+				err = w.cfg.Store.InvalidateTags(ctx, append([]string{SchemaTag}, w.ddlTags...)...)
 			}
 			if err == nil {
 				err = w.cfg.Store.InvalidateAll(ctx)
@@ -354,6 +363,20 @@ func (w *Watcher) apply(ctx context.Context, tags []string, all, ddl bool) error
 		sleep(ctx, backoff)
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// schemaEpoch sets the readers' schema-epoch tag of the watched database,
+// when the configuration knows how to build it.
+func (w *Watcher) schemaEpoch(ctx context.Context, dialect string, q catalog.Querier) error {
+	if w.cfg.SchemaTag == nil {
+		return nil
+	}
+	name, err := catalog.Database(ctx, dialect, q)
+	if err != nil {
+		return fmt.Errorf("name the database for its schema epoch: %w", err)
+	}
+	w.ddlTags = []string{w.cfg.SchemaTag(name)}
+	return nil
 }
 
 // resetNamespace invalidates everything because the stream position is new

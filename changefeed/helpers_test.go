@@ -54,6 +54,9 @@ func start(t testing.TB, cfg changefeed.Config) *running {
 	if cfg.TableTag == nil {
 		cfg.TableTag = tableTag
 	}
+	if cfg.SchemaTag == nil {
+		cfg.SchemaTag = yoked.SchemaTag
+	}
 	w, err := changefeed.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -138,4 +141,22 @@ func redisStoreNS(t testing.TB, addr, ns string) *redisstore.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// versions returns the current versions of tags (a bumped tag has a new one).
+func versions(t testing.TB, s tagstore.Store, tags []string) []uint64 {
+	t.Helper()
+	st, err := s.Stamp(context.Background(), tags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]uint64, len(tags))
+	for i, tag := range tags {
+		for j, u := range st.Tags {
+			if u == tag {
+				out[i] = st.Versions[j]
+			}
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/yokedcache/yoked/changefeed"
+	yoked "github.com/yokedcache/yoked/driver"
 	"github.com/yokedcache/yoked/internal/testenv"
 )
 
@@ -84,11 +85,19 @@ func TestMySQLInvalidates(t *testing.T) {
 	}
 	t.Run("ddl", func(t *testing.T) {
 		k := cached(t, store, orders)
-		ks := cached(t, store, changefeed.SchemaTag)
+		var host, port string
+		if err := db.QueryRow("SELECT @@hostname, @@port").Scan(&host, &port); err != nil {
+			t.Fatal(err)
+		}
+		epochs := []string{changefeed.SchemaTag, yoked.SchemaTag("mysql:" + host + ":" + port)}
+		before := versions(t, store, epochs)
 		myExec(t, db, "ALTER TABLE app.users ADD COLUMN age int")
 		eventually(t, 5*time.Second, "DDL invalidates everything", func() bool { return !present(t, store, k, orders) })
-		if present(t, store, ks, changefeed.SchemaTag) {
-			t.Error("schema epoch not bumped")
+		after := versions(t, store, epochs)
+		for i, tag := range epochs {
+			if before[i] == after[i] {
+				t.Errorf("schema epoch %s not bumped", tag)
+			}
 		}
 	})
 	t.Run("truncate", func(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/yokedcache/yoked/sqlparse"
 )
 
 // PostgreSQL: logical replication with the pgoutput plugin. A publication
@@ -63,6 +65,9 @@ func (p *postgres) session(ctx context.Context, w *Watcher) error {
 	}
 	defer sqlConn.Close(context.WithoutCancel(ctx))
 	if err := p.prepare(ctx, w, sqlConn); err != nil {
+		return err
+	}
+	if err := w.schemaEpoch(ctx, sqlparse.DialectPostgres, pgQuerier{sqlConn}); err != nil {
 		return err
 	}
 	repl, err := pgconn.ConnectConfig(ctx, p.replCfg)
@@ -384,6 +389,13 @@ func query(ctx context.Context, c *pgconn.PgConn, sql string) ([][]string, error
 		}
 	}
 	return out, nil
+}
+
+// pgQuerier runs catalog queries on a connection.
+type pgQuerier struct{ c *pgconn.PgConn }
+
+func (q pgQuerier) Query(ctx context.Context, sql string) ([][]string, error) {
+	return query(ctx, q.c, sql)
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/yokedcache/yoked/changefeed"
+	yoked "github.com/yokedcache/yoked/driver"
 	"github.com/yokedcache/yoked/internal/testenv"
 )
 
@@ -95,11 +96,15 @@ func TestPostgresInvalidates(t *testing.T) {
 
 	t.Run("ddl", func(t *testing.T) {
 		k := cached(t, store, orders)
-		ks := cached(t, store, changefeed.SchemaTag)
+		epochs := []string{changefeed.SchemaTag, yoked.SchemaTag("postgres:postgres")}
+		before := versions(t, store, epochs)
 		pgExec(t, pg.URL(), "CREATE INDEX ON app.users (name)")
 		eventually(t, 5*time.Second, "DDL invalidates everything", func() bool { return !present(t, store, k, orders) })
-		if present(t, store, ks, changefeed.SchemaTag) {
-			t.Error("schema epoch not bumped")
+		after := versions(t, store, epochs)
+		for i, tag := range epochs {
+			if before[i] == after[i] {
+				t.Errorf("schema epoch %s not bumped", tag)
+			}
 		}
 	})
 

@@ -93,8 +93,9 @@ failure modes: docs/changefeed.md.`,
 		logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		w, err := changefeed.New(changefeed.Config{
 			Dialect: dialect, Source: source, Store: store,
-			TableTag: func(schema, table string) string { return yoked.TableTag(schema + "." + table) },
-			Slot:     slot, Publication: publication, ServerID: serverID, LeaseTTL: leaseTTL, Logger: logger,
+			TableTag:  func(schema, table string) string { return yoked.TableTag(schema + "." + table) },
+			SchemaTag: yoked.SchemaTag,
+			Slot:      slot, Publication: publication, ServerID: serverID, LeaseTTL: leaseTTL, Logger: logger,
 		})
 		if err != nil {
 			if errors.Is(err, changefeed.ErrConfig) {
