@@ -160,3 +160,25 @@ func versions(t testing.TB, s tagstore.Store, tags []string) []uint64 {
 	}
 	return out
 }
+
+// checkWrite caches an entry under each tag, runs write, and checks that the
+// entries of gone are invalidated and, once a heartbeat later than the write
+// proves the stream is past it, that those of stays are not.
+func checkWrite(t *testing.T, store *memory.Store, gone, stays []string, write func()) {
+	t.Helper()
+	keys := map[string]string{}
+	for _, tag := range append(append([]string{}, gone...), stays...) {
+		keys[tag] = cached(t, store, tag)
+	}
+	write()
+	for _, tag := range gone {
+		eventually(t, 5*time.Second, tag+" invalidated", func() bool { return !present(t, store, keys[tag], tag) })
+	}
+	after := time.Now()
+	eventually(t, 5*time.Second, "heartbeat after the write", func() bool { return heartbeat(t, store).After(after) })
+	for _, tag := range stays {
+		if !present(t, store, keys[tag], tag) {
+			t.Errorf("%s invalidated", tag)
+		}
+	}
+}

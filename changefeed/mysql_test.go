@@ -57,30 +57,18 @@ func TestMySQLInvalidates(t *testing.T) {
 		{"rolled back", []string{"BEGIN", "INSERT INTO app.orders VALUES (2)", "ROLLBACK"}, nil, []string{orders, users}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			keys := map[string]string{}
-			for _, tag := range append(append([]string{}, tc.gone...), tc.stays...) {
-				keys[tag] = cached(t, store, tag)
-			}
-			conn, err := db.Conn(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range tc.sql {
-				if _, err := conn.ExecContext(context.Background(), s); err != nil {
-					t.Fatalf("%s: %v", s, err)
+			checkWrite(t, store, tc.gone, tc.stays, func() {
+				conn, err := db.Conn(context.Background())
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			conn.Close()
-			for _, tag := range tc.gone {
-				eventually(t, 5*time.Second, tag+" invalidated", func() bool { return !present(t, store, keys[tag], tag) })
-			}
-			after := time.Now()
-			eventually(t, 5*time.Second, "heartbeat after the write", func() bool { return heartbeat(t, store).After(after) })
-			for _, tag := range tc.stays {
-				if !present(t, store, keys[tag], tag) {
-					t.Errorf("%s invalidated by %v", tag, tc.sql)
+				defer conn.Close()
+				for _, s := range tc.sql {
+					if _, err := conn.ExecContext(context.Background(), s); err != nil {
+						t.Fatalf("%s: %v", s, err)
+					}
 				}
-			}
+			})
 		})
 	}
 	t.Run("ddl", func(t *testing.T) {

@@ -75,22 +75,7 @@ func TestPostgresInvalidates(t *testing.T) {
 		{"rolled back", "BEGIN; INSERT INTO app.orders VALUES (2, 1); ROLLBACK", nil, []string{orders, users}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			keys := map[string]string{}
-			for _, tag := range append(append([]string{}, tc.gone...), tc.stays...) {
-				keys[tag] = cached(t, store, tag)
-			}
-			pgExec(t, pg.URL(), tc.sql)
-			for _, tag := range tc.gone {
-				eventually(t, 5*time.Second, tag+" invalidated", func() bool { return !present(t, store, keys[tag], tag) })
-			}
-			// A heartbeat later than the write proves the stream is past it.
-			after := time.Now()
-			eventually(t, 5*time.Second, "heartbeat after the write", func() bool { return heartbeat(t, store).After(after) })
-			for _, tag := range tc.stays {
-				if !present(t, store, keys[tag], tag) {
-					t.Errorf("%s invalidated by %s", tag, tc.sql)
-				}
-			}
+			checkWrite(t, store, tc.gone, tc.stays, func() { pgExec(t, pg.URL(), tc.sql) })
 		})
 	}
 
