@@ -16,7 +16,16 @@ var (
 	bodyOpaque   = regexp.MustCompile(`(?i)\b(execute|perform|call|copy|do|prepare)\b`)
 	bodyWriteKey = regexp.MustCompile(`(?i)\b(insert|update|delete|merge|replace|truncate|with)\b`)
 	bodyReadKey  = regexp.MustCompile(`(?i)\b(select|with|values|table)\b`)
+	bodyDynamic  = regexp.MustCompile(`(?i)\bexecute\b`)
+	// bodySession: what makes a function's result change within a
+	// statement's life or across sessions: the clock, settings, the user.
+	bodySession = regexp.MustCompile(`(?i)\b(now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|current_timestamp|current_date|current_time|localtime|localtimestamp|current_setting|set_config|current_user|session_user|current_role|current_schema|current_schemas|current_database|pg_backend_pid|inet_client_addr|inet_client_port|random|txid_current|pg_current_xact_id|current_query|user)\b`)
 )
+
+// clean drops comments and the contents of string literals.
+func clean(text string) string {
+	return bodyLiteral.ReplaceAllString(bodyComment.ReplaceAllString(text, " "), "''")
+}
 
 // bodyStatements drops comments and the contents of string literals from a
 // routine body and splits it at ';'; why names the keyword that makes the
@@ -34,7 +43,13 @@ func bodyStatements(text string) (parts []string, why string) {
 // or plpgsql) reads; any other language, or a statement the parser does not
 // understand, makes it opaque.
 func readFunctionBody(parser sqlparse.Parser, lang, src string) *body {
-	b := &body{}
+	b := &body{text: clean(src)}
+	b.dynamic = bodyDynamic.MatchString(b.text)
+	if m := bodySession.FindString(b.text); m != "" && (lang == "sql" || lang == "plpgsql") {
+		// Cached, its result would outlive the clock or the setting.
+		b.opaque = "function body reads the clock or session state (" + strings.ToLower(m) + ")"
+		return b
+	}
 	var chunks []string
 	switch lang {
 	case "sql":
@@ -74,7 +89,8 @@ func readFunctionBody(parser sqlparse.Parser, lang, src string) *body {
 // it cannot pin down (dynamic SQL, procedure calls, a statement the parser
 // does not understand) makes the body opaque.
 func readBody(parser sqlparse.Parser, text string) *body {
-	b := &body{}
+	b := &body{text: clean(text)}
+	b.dynamic = bodyDynamic.MatchString(b.text)
 	parts, why := bodyStatements(text)
 	if why != "" {
 		b.opaque = "trigger body uses " + why
@@ -115,7 +131,8 @@ func mergeBody(a, b *body) *body {
 	if a == nil {
 		return b
 	}
-	m := &body{writes: append(append([]string(nil), a.writes...), b.writes...), funcs: append(append([]string(nil), a.funcs...), b.funcs...), opaque: a.opaque}
+	m := &body{writes: append(append([]string(nil), a.writes...), b.writes...), funcs: append(append([]string(nil), a.funcs...), b.funcs...), opaque: a.opaque,
+		text: a.text + ";" + b.text, dynamic: a.dynamic || b.dynamic}
 	if m.opaque == "" {
 		m.opaque = b.opaque
 	}

@@ -71,6 +71,14 @@ type facts struct {
 	allFuncs bool
 	rls      []string
 	keys     map[string][]Column
+	// sequences: every sequence; seqWriters: functions that advance or set
+	// a sequence named by an argument the catalog does not see.
+	sequences  []string
+	seqWriters map[string]bool
+	// sqlText: built-in functions that run SQL text given as an argument.
+	sqlText map[string]bool
+	// operators: user operator -> the functions behind it.
+	operators map[string][]string
 }
 
 type viewFunc struct {
@@ -80,7 +88,8 @@ type viewFunc struct {
 
 func newFacts() *facts {
 	return &facts{views: map[string][]string{}, opaqueViews: map[string]string{}, triggers: map[string]*body{},
-		funcs: map[string]funcClass{}, funcBodies: map[string]*body{}, keys: map[string][]Column{}}
+		funcs: map[string]funcClass{}, funcBodies: map[string]*body{}, keys: map[string][]Column{},
+		seqWriters: map[string]bool{}, sqlText: map[string]bool{}, operators: map[string][]string{}}
 }
 
 // Catalog is the resolved form of one dialect's facts. It is never mutated
@@ -112,6 +121,12 @@ type Catalog struct {
 	funcOpaque map[string]string
 	rls        map[string]bool
 	keys       map[string][]Column
+	sequences  []string
+	seqWriters map[string]bool
+	sqlText    map[string]bool
+	// opWrite/opRead match user operators backed by a volatile function
+	// (a write of anything) or by another user function (not cacheable).
+	opWrite, opRead *regexp.Regexp
 }
 
 var failed = &Catalog{failed: true}
@@ -215,15 +230,52 @@ type body struct {
 	reads  []string
 	funcs  []string
 	opaque string // why the body cannot be read, or ""
+	// text is the body without comments and literals, searched for calls
+	// of user functions in any statement form (assignments, IF, RETURN,
+	// PERFORM, SET @x = f()).
+	text string
+	// dynamic: the body runs SQL text (EXECUTE): it may call anything.
+	dynamic bool
 }
 
 // build resolves facts and declared dependencies into a catalog.
 func build(f *facts, deps map[string][]string) *Catalog {
 	c := &Catalog{writes: map[string][]string{}, writeAll: map[string]string{}, reads: map[string][]string{},
 		noCache: map[string]string{}, volatile: map[string]string{}, funcs: f.funcs, allFuncs: f.allFuncs, rls: map[string]bool{},
-		funcReads: map[string][]string{}, funcOpaque: map[string]string{}, keys: f.keys}
+		funcReads: map[string][]string{}, funcOpaque: map[string]string{}, keys: f.keys,
+		sequences: names(f.sequences), seqWriters: f.seqWriters, sqlText: f.sqlText}
 	if c.funcs == nil {
 		c.funcs = map[string]funcClass{}
+	}
+	userCall := callPattern(c.funcs, func(cl funcClass) bool { return cl != funcBuiltin })
+	calls := func(b *body) []string {
+		out := slices.Clone(b.funcs)
+		if userCall != nil && b.text != "" {
+			for _, m := range userCall.FindAllStringSubmatch(b.text, -1) {
+				out = append(out, strings.ToLower(m[1]+m[2]))
+			}
+		}
+		return out
+	}
+	// A stable function that calls a volatile one (directly, through other
+	// stable ones, or through SQL text it runs) may write: it is volatile.
+	for changed := true; changed; {
+		changed = false
+		for fn, b := range f.funcBodies {
+			if c.funcs[fn] != funcStable {
+				continue
+			}
+			promote := b.dynamic
+			for _, g := range calls(b) {
+				if cl := c.funcs[baseName(g)]; cl == funcVolatile || (cl == 0 && c.allFuncs) {
+					promote = true
+				}
+			}
+			if promote {
+				c.funcs[fn] = funcVolatile
+				changed = true
+			}
+		}
 	}
 	graph := map[string][]string{}
 	edge := func(a, b string) {
@@ -246,7 +298,7 @@ func build(f *facts, deps map[string][]string) *Catalog {
 	}
 	for fn, b := range f.funcBodies {
 		why := b.opaque
-		for _, g := range b.funcs {
+		for _, g := range calls(b) {
 			if cl := c.funcs[baseName(g)]; cl != funcBuiltin && (cl != 0 || c.allFuncs) {
 				why = "function " + fn + " calls user function " + g
 			}
@@ -273,16 +325,19 @@ func build(f *facts, deps map[string][]string) *Catalog {
 			}
 		}
 	}
-	var volatile []string
-	for fn, cl := range c.funcs {
-		if cl == funcVolatile {
-			volatile = append(volatile, regexp.QuoteMeta(fn))
+	c.volatileCall = callPattern(c.funcs, func(cl funcClass) bool { return cl == funcVolatile })
+	var opWrite, opRead []string
+	for op, fns := range f.operators {
+		for _, fn := range fns {
+			switch cl := c.funcs[baseName(fn)]; {
+			case cl == funcVolatile:
+				opWrite = append(opWrite, regexp.QuoteMeta(op))
+			case cl != funcBuiltin:
+				opRead = append(opRead, regexp.QuoteMeta(op))
+			}
 		}
 	}
-	if len(volatile) > 0 {
-		slices.Sort(volatile)
-		c.volatileCall = regexp.MustCompile("(?i)\\b(" + strings.Join(volatile, "|") + ")\\s*\\(")
-	}
+	c.opWrite, c.opRead = alternation(opWrite), alternation(opRead)
 	declared := map[string]bool{}
 	for t, ds := range deps {
 		declared[relName(t)] = true
@@ -292,7 +347,7 @@ func build(f *facts, deps map[string][]string) *Catalog {
 	}
 	for t, b := range f.triggers {
 		why := b.opaque
-		for _, fn := range b.funcs {
+		for _, fn := range calls(b) {
 			if cl := c.funcs[baseName(fn)]; cl == funcVolatile || (cl == 0 && c.allFuncs) {
 				why = "trigger calls function " + fn
 			}
@@ -340,6 +395,33 @@ func build(f *facts, deps map[string][]string) *Catalog {
 		}
 	}
 	return c
+}
+
+// callPattern matches, in SQL text, a call of a function of a class keep
+// accepts: name(, "Name"(, or attribute notation (row.name); group 1 or 2
+// is the name. nil when there is none.
+func callPattern(funcs map[string]funcClass, keep func(funcClass) bool) *regexp.Regexp {
+	var alt []string
+	for fn, cl := range funcs {
+		if keep(cl) {
+			alt = append(alt, regexp.QuoteMeta(fn))
+		}
+	}
+	if len(alt) == 0 {
+		return nil
+	}
+	slices.Sort(alt)
+	names := "(" + strings.Join(alt, "|") + ")"
+	return regexp.MustCompile(`(?i)(?:\b|")` + names + `"?\s*\(|\.\s*"?` + names + `\b"?`)
+}
+
+// alternation matches any of the quoted operator symbols; nil for none.
+func alternation(ops []string) *regexp.Regexp {
+	if len(ops) == 0 {
+		return nil
+	}
+	slices.Sort(ops)
+	return regexp.MustCompile(strings.Join(ops, "|"))
 }
 
 // closure returns every node reachable from start (start excluded), sorted.
@@ -422,7 +504,22 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 		return a
 	}
 	for _, fn := range st.Functions {
-		fn = baseName(fn)
+		fn = strings.ToLower(baseName(fn))
+		if c.seqWriters[fn] {
+			// The sequence is an argument: any of them may advance.
+			a.Cacheable, a.Reason = false, "advances a sequence: "+fn
+			if a.Kind == sqlparse.KindRead || a.Kind == sqlparse.KindOther {
+				a.Kind = sqlparse.KindWrite
+			}
+			a.Writes = union(a.Writes, c.sequences)
+		}
+		if c.sqlText[fn] {
+			if strings.HasPrefix(fn, "dblink") {
+				a.mayWriteAll("runs SQL text elsewhere: " + fn)
+			} else if a.Cacheable {
+				a.Cacheable, a.Reason = false, "runs SQL text: "+fn
+			}
+		}
 		switch cl := c.funcs[fn]; {
 		case cl == funcVolatile:
 			a.mayWriteAll("calls volatile function " + fn + ", which may write")
@@ -453,7 +550,17 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 	}
 	if c.volatileCall != nil && !a.WriteAll {
 		if m := c.volatileCall.FindStringSubmatch(query); m != nil {
-			a.mayWriteAll("may call volatile function " + strings.ToLower(m[1]) + ", which may write")
+			a.mayWriteAll("may call volatile function " + strings.ToLower(m[1]+m[2]) + ", which may write")
+		}
+	}
+	if c.opWrite != nil && !a.WriteAll {
+		if m := c.opWrite.FindString(query); m != "" {
+			a.mayWriteAll("operator " + m + " runs a volatile function, which may write")
+		}
+	}
+	if c.opRead != nil && a.Cacheable {
+		if m := c.opRead.FindString(query); m != "" {
+			a.Cacheable, a.Reason = false, "operator "+m+" runs a user function"
 		}
 	}
 	if !a.IsWrite() {

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"regexp"
 	"strings"
 
 	"github.com/yokedcache/yoked/sqlparse"
@@ -23,6 +24,11 @@ WHERE CONSTRAINT_SCHEMA ` + myUserDB + ` AND (DELETE_RULE IN ('CASCADE', 'SET NU
 
 	// Stored functions: any of them may write (MySQL does not forbid it).
 	myFuncQuery = `SELECT DISTINCT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION' AND ROUTINE_SCHEMA ` + myUserDB
+
+	// MariaDB sequences, and columns whose default takes a sequence value.
+	mySequenceQuery = `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' AND TABLE_SCHEMA ` + myUserDB
+	myDefaultQuery  = `SELECT TABLE_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA ` + myUserDB + ` AND LOWER(COLUMN_DEFAULT) LIKE '%nextval(%'`
 
 	// Primary keys, column by column in key order.
 	myKeyQuery = `SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, c.COLUMN_TYPE, COALESCE(c.COLLATION_NAME, '')
@@ -69,6 +75,22 @@ func mysqlFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, 
 	for _, r := range rows {
 		f.triggers[r[0]] = mergeBody(f.triggers[r[0]], readBody(parser, r[1]))
 	}
+	// NEXTVAL, SETVAL and NEXT VALUE FOR name the sequence in an argument.
+	f.seqWriters = map[string]bool{"nextval": true, "setval": true}
+	if rows, err = r.rows(ctx, "sequences", 1, mySequenceQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.sequences = append(f.sequences, r[0])
+	}
+	if rows, err = r.rows(ctx, "column defaults", 2, myDefaultQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		for _, m := range myNextval.FindAllStringSubmatch(r[1], -1) {
+			f.edges = append(f.edges, [2]string{r[0], m[1]})
+		}
+	}
 	if rows, err = r.rows(ctx, "primary keys", 5, myKeyQuery); err != nil {
 		return nil, err
 	}
@@ -79,6 +101,9 @@ func mysqlFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, 
 	}
 	return f, nil
 }
+
+// myNextval finds the sequence in a default such as nextval(`db`.`seq`).
+var myNextval = regexp.MustCompile("(?i)nextval\\(\\s*(?:`?[^`.()]+`?\\.)?`?([^`.()\\s]+)`?\\s*\\)")
 
 // myExact: equality of the type is byte equality of its text form. Only
 // integers: character types compare under PAD SPACE or case-insensitive

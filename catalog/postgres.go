@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"regexp"
 	"strings"
 
 	"github.com/yokedcache/yoked/sqlparse"
@@ -51,6 +52,29 @@ WHERE NOT g.tgisinternal`
  CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '' ELSE p.prosrc END
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang`
 
+	// Rules other than a view's own, with their definition.
+	pgRuleQuery = `SELECT c.relname, pg_get_ruledef(r.oid) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+WHERE r.rulename <> '_RETURN'`
+
+	// Column defaults and identity columns: the sequences ('S') and
+	// functions ('f') they depend on.
+	pgDefaultQuery = `SELECT c.relname, 'S', s.relname FROM pg_depend d
+JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_class c ON c.oid = d.refobjid
+WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+UNION
+SELECT c.relname, CASE WHEN d.refclassid = 'pg_proc'::regclass THEN 'f' ELSE 'S' END, COALESCE(p.proname, s.relname)
+FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid
+JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+LEFT JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+LEFT JOIN pg_class s ON d.refclassid = 'pg_class'::regclass AND s.oid = d.refobjid AND s.relkind = 'S'
+WHERE p.oid IS NOT NULL OR s.oid IS NOT NULL`
+
+	pgSequenceQuery = `SELECT c.relname FROM pg_class c WHERE c.relkind = 'S'`
+
+	// Operators outside the system schemas and the functions behind them.
+	pgOperatorQuery = `SELECT o.oprname, p.proname FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode
+JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE ` + pgUserNS
+
 	// Tables under row-level security.
 	pgRLSQuery = `SELECT c.relname FROM pg_class c WHERE c.relrowsecurity`
 
@@ -81,12 +105,20 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 			} else {
 				// Stable functions read tables (immutable ones should not,
 				// but nothing enforces it).
-				f.funcBodies[r[0]] = mergeReads(f.funcBodies[r[0]], readFunctionBody(parser, r[3], r[4]))
+				name := strings.ToLower(r[0])
+				f.funcBodies[name] = mergeReads(f.funcBodies[name], readFunctionBody(parser, r[3], r[4]))
 			}
 		}
-		// A name shared by several functions takes the most dangerous class.
-		f.funcs[r[0]] = max(f.funcs[r[0]], cl)
+		// A name shared by several functions takes the most dangerous class;
+		// names are compared case-insensitively ("Bump" and bump are one).
+		name := strings.ToLower(r[0])
+		f.funcs[name] = max(f.funcs[name], cl)
 	}
+	// Functions that run SQL text they are given read what it names.
+	for _, fn := range pgSQLTextFuncs {
+		f.sqlText[fn] = true
+	}
+	f.seqWriters = map[string]bool{"nextval": true, "setval": true}
 	if rows, err = r.rows(ctx, "foreign keys", 2, pgFKQuery); err != nil {
 		return nil, err
 	}
@@ -139,6 +171,50 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 		}
 		f.triggers[table] = mergeBody(f.triggers[table], b)
 	}
+	// Rules on tables (DO ALSO/INSTEAD): their actions write.
+	if rows, err = r.rows(ctx, "rules", 2, pgRuleQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		var b *body
+		if m := pgRuleAction.FindStringSubmatch(r[1]); m != nil {
+			action := strings.TrimSuffix(strings.TrimSpace(m[1]), ";")
+			if strings.HasPrefix(action, "(") && strings.HasSuffix(action, ")") {
+				action = action[1 : len(action)-1] // several actions
+			}
+			b = readBody(parser, action)
+		} else {
+			b = &body{opaque: "rule on " + r[0] + " not understood"}
+		}
+		f.triggers[r[0]] = mergeBody(f.triggers[r[0]], b)
+	}
+	// What column defaults and identity columns use: sequences they
+	// advance, functions they call (a writing one makes every write to
+	// the table a write of anything).
+	if rows, err = r.rows(ctx, "column defaults", 3, pgDefaultQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		switch r[1] {
+		case "S":
+			f.edges = append(f.edges, [2]string{r[0], r[2]})
+		case "f":
+			f.triggers[r[0]] = mergeBody(f.triggers[r[0]], &body{funcs: []string{strings.ToLower(r[2])}})
+		}
+	}
+	if rows, err = r.rows(ctx, "sequences", 1, pgSequenceQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.sequences = append(f.sequences, r[0])
+	}
+	// User operators run their function: a volatile one may write.
+	if rows, err = r.rows(ctx, "operators", 2, pgOperatorQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.operators[r[0]] = append(f.operators[r[0]], strings.ToLower(r[1]))
+	}
 	if rows, err = r.rows(ctx, "row-level security", 1, pgRLSQuery); err != nil {
 		return nil, err
 	}
@@ -155,6 +231,15 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 	}
 	return f, nil
 }
+
+// pgRuleAction is the action part of pg_get_ruledef's text.
+var pgRuleAction = regexp.MustCompile(`(?is)\bDO\s+(?:ALSO\s+|INSTEAD\s+)?(.*)$`)
+
+// pgSQLTextFuncs run SQL text given as an argument.
+var pgSQLTextFuncs = []string{"ts_stat", "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",
+	"cursor_to_xml", "cursor_to_xmlschema", "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
+	"schema_to_xml", "schema_to_xmlschema", "schema_to_xml_and_xmlschema", "database_to_xml",
+	"database_to_xmlschema", "database_to_xml_and_xmlschema", "dblink", "dblink_exec", "dblink_open", "dblink_fetch"}
 
 // pgExact: equality of the type is byte equality of its text form.
 // Integers are; text and varchar are under a deterministic collation

@@ -17,6 +17,8 @@ WHERE m.type = 'table' AND (upper(f.on_delete) IN ('CASCADE', 'SET NULL', 'SET D
 	slTriggerQuery = `SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'`
 	// Functions registered by the application appear with builtin = 0.
 	slFuncQuery = `SELECT name, builtin, flags FROM pragma_function_list`
+	// AUTOINCREMENT tables keep their counter in sqlite_sequence.
+	slAutoincrementQuery = `SELECT name FROM sqlite_master WHERE type = 'table' AND upper(sql) LIKE '%AUTOINCREMENT%'`
 	// Primary keys, column by column in key order (pk is the position).
 	slKeyQuery = `SELECT m.name, p.name, lower(p.type), p.pk FROM sqlite_master m JOIN pragma_table_info(m.name) p
 WHERE m.type = 'table' AND p.pk > 0 ORDER BY m.name, p.pk`
@@ -78,6 +80,12 @@ func sqliteFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts,
 			b = &body{opaque: "trigger on " + r[0] + " not understood"}
 		}
 		f.triggers[r[0]] = mergeBody(f.triggers[r[0]], b)
+	}
+	if rows, err = r.rows(ctx, "autoincrement tables", 1, slAutoincrementQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		f.edges = append(f.edges, [2]string{r[0], "sqlite_sequence"})
 	}
 	if rows, err = r.rows(ctx, "primary keys", 4, slKeyQuery); err != nil {
 		return nil, err
