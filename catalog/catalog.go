@@ -145,7 +145,8 @@ func (c *Catalog) Equal(o *Catalog) bool { return c.equal(o) }
 // PrimaryKey returns the primary-key columns of a table, in key order, and
 // whether the catalog knows one. The name may be qualified; the schema is
 // dropped as everywhere in this package, so a name shared by tables of
-// several schemas whose keys differ has no key.
+// several schemas has no key. On MySQL only the current database's tables
+// are known.
 func (c *Catalog) PrimaryKey(table string) ([]Column, bool) {
 	if c == nil || c.failed {
 		return nil, false

@@ -27,15 +27,19 @@ WHERE CONSTRAINT_SCHEMA ` + myUserDB + ` AND (DELETE_RULE IN ('CASCADE', 'SET NU
 
 	// MariaDB sequences, and columns whose default takes a sequence value.
 	mySequenceQuery = `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' AND TABLE_SCHEMA ` + myUserDB
-	myDefaultQuery  = `SELECT TABLE_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS
-WHERE TABLE_SCHEMA ` + myUserDB + ` AND LOWER(COLUMN_DEFAULT) LIKE '%nextval(%'`
+	// (defaults of the current database only: COLUMNS over every database
+	// is heavy on a shared server).
+	myDefaultQuery = `SELECT TABLE_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND LOWER(COLUMN_DEFAULT) LIKE '%nextval(%'`
 
-	// Primary keys, column by column in key order.
-	myKeyQuery = `SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, c.COLUMN_TYPE, COALESCE(c.COLLATION_NAME, '')
-FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.COLUMNS c
- ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME
-WHERE k.CONSTRAINT_NAME = 'PRIMARY' AND k.TABLE_SCHEMA ` + myUserDB + `
-ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.ORDINAL_POSITION`
+	// Primary keys of the current database, column by column in key
+	// order, and the types and collations of their columns: two plain
+	// queries (a join of two information_schema tables over every
+	// database crashed MariaDB 10.11 building its temporary tables).
+	myKeyQuery = `SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`
+	myKeyColumnQuery = `SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, COALESCE(COLLATION_NAME, '') FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_KEY = 'PRI'`
 )
 
 func mysqlFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, error) {
@@ -91,13 +95,21 @@ func mysqlFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, 
 			f.edges = append(f.edges, [2]string{r[0], m[1]})
 		}
 	}
-	if rows, err = r.rows(ctx, "primary keys", 5, myKeyQuery); err != nil {
+	if rows, err = r.rows(ctx, "primary keys", 2, myKeyQuery); err != nil {
 		return nil, err
+	}
+	cols, err := r.rows(ctx, "primary key columns", 4, myKeyColumnQuery)
+	if err != nil {
+		return nil, err
+	}
+	typ := map[[2]string][2]string{}
+	for _, c := range cols {
+		typ[[2]string{c[0], c[1]}] = [2]string{strings.ToLower(c[2]), c[3]}
 	}
 	seen := map[string]string{}
 	for _, r := range rows {
-		typ := strings.ToLower(r[3])
-		f.addKey(seen, r[0], r[1], Column{Name: r[2], Type: typ, Collation: r[4], Exact: myExact(typ)})
+		tc := typ[[2]string{r[0], r[1]}]
+		f.addKey(seen, "", r[0], Column{Name: r[1], Type: tc[0], Collation: tc[1], Exact: myExact(tc[0])})
 	}
 	return f, nil
 }
