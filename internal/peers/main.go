@@ -259,7 +259,7 @@ func (s *suite) pointAtYoked(pkgDir, modDir, root string) error {
 var rawCallback = regexp.MustCompile(`\.Raw\(func\((\w+) (any|interface\{\})\) error \{`)
 
 // unwrapRawCallbacks makes the package's Raw callbacks that assert a
-// concrete type (".(*") within their first lines start with driver.Unwrap of
+// concrete type (".(*") within their first ten lines start with driver.Unwrap of
 // their argument; callbacks asserting interfaces get yoked's connection. It
 // returns how many were changed.
 func unwrapRawCallbacks(pkgDir string) (int, error) {
@@ -276,8 +276,8 @@ func unwrapRawCallbacks(pkgDir string) (int, error) {
 		var out bytes.Buffer
 		last := 0
 		for _, m := range rawCallback.FindAllSubmatchIndex(b, -1) {
-			body := b[m[1]:min(len(b), m[1]+400)]
-			if lines := bytes.SplitN(body, []byte("\n"), 6); !bytes.Contains(bytes.Join(lines[:min(len(lines), 5)], nil), []byte(".(*")) {
+			body := b[m[1]:min(len(b), m[1]+800)]
+			if lines := bytes.SplitN(body, []byte("\n"), 11); !bytes.Contains(bytes.Join(lines[:min(len(lines), 10)], nil), []byte(".(*")) {
 				continue
 			}
 			arg := b[m[2]:m[3]]
