@@ -28,8 +28,9 @@ type block struct {
 	code string
 }
 
-// languages are the info strings a block may have.
-var languages = map[string]bool{"go": true, "sh": true, "text": true, "json": true, "sql": true}
+// languages are the info strings a block may have (ini, yaml and toml:
+// server and tool configuration, shown as is).
+var languages = map[string]bool{"go": true, "sh": true, "text": true, "json": true, "sql": true, "ini": true, "yaml": true, "toml": true}
 
 // knownPackages are the package names Go fragments use without importing
 // them, and their import paths.
