@@ -182,6 +182,8 @@ func (p *postgres) ensureDDLTrigger(ctx context.Context, w *Watcher, c *pgconn.P
 SECURITY DEFINER SET search_path = pg_catalog AS $f$
 BEGIN
   PERFORM pg_logical_emit_message(true, '` + ddlPrefix + `', tg_tag);
+EXCEPTION WHEN OTHERS THEN
+  NULL; -- never fail the DDL itself (wal_level lowered, feed retired)
 END $f$;
 DROP EVENT TRIGGER IF EXISTS ` + ddlFunction + `_end;
 DROP EVENT TRIGGER IF EXISTS ` + ddlFunction + `_drop;
