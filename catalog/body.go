@@ -140,17 +140,32 @@ func mergeBody(a, b *body) *body {
 }
 
 // addKey records one primary-key column of schema.table read in key order.
-// A table name found in several schemas has no key (which one is meant is
-// not known here).
+// A table name found in several schemas keeps its key only when every
+// schema's table has the same one (tenants with one schema each); see
+// sameKeys.
 func (f *facts) addKey(seen map[string]string, schema, table string, col Column) {
 	rel := relName(table)
 	if owner, ok := seen[rel]; ok && owner != schema {
-		if owner != "" {
-			f.keys[rel] = nil // another schema's table of the same name: no key
-			seen[rel] = ""
+		if f.otherKeys[rel] == nil {
+			f.otherKeys[rel] = map[string][]Column{}
 		}
+		f.otherKeys[rel][schema] = append(f.otherKeys[rel][schema], col)
 		return
 	}
 	seen[rel] = schema
 	f.keys[rel] = append(f.keys[rel], col)
+}
+
+// sameKeys drops the key of every table name whose tables in other schemas
+// have another key (other columns, types, collations): which one a
+// statement means is not known here.
+func (f *facts) sameKeys() map[string][]Column {
+	for rel, others := range f.otherKeys {
+		for _, k := range others {
+			if !slices.Equal(k, f.keys[rel]) {
+				f.keys[rel] = nil
+			}
+		}
+	}
+	return f.keys
 }

@@ -79,6 +79,11 @@ type facts struct {
 	sqlText map[string]bool
 	// operators: user operator -> the functions behind it.
 	operators map[string][]string
+	// keyTriggers: tables with a trigger that may change the row a write
+	// writes, its key included (BEFORE, INSTEAD OF, or timing unknown).
+	keyTriggers map[string]bool
+	// otherKeys: keys of tables of the same name in other schemas.
+	otherKeys map[string]map[string][]Column
 }
 
 type viewFunc struct {
@@ -89,7 +94,8 @@ type viewFunc struct {
 func newFacts() *facts {
 	return &facts{views: map[string][]string{}, opaqueViews: map[string]string{}, triggers: map[string]*body{},
 		funcs: map[string]funcClass{}, funcBodies: map[string]*body{}, keys: map[string][]Column{},
-		seqWriters: map[string]bool{}, sqlText: map[string]bool{}, operators: map[string][]string{}}
+		seqWriters: map[string]bool{}, sqlText: map[string]bool{}, operators: map[string][]string{},
+		otherKeys: map[string]map[string][]Column{}, keyTriggers: map[string]bool{}}
 }
 
 // Catalog is the resolved form of one dialect's facts. It is never mutated
@@ -127,6 +133,10 @@ type Catalog struct {
 	// opWrite/opRead match user operators backed by a volatile function
 	// (a write of anything) or by another user function (not cacheable).
 	opWrite, opRead *regexp.Regexp
+	// notRowLocal: tables where a write of one row may change other rows
+	// of the same table (a trigger, a foreign key to itself, a cycle of
+	// cascades or triggers leading back).
+	notRowLocal map[string]bool
 }
 
 var failed = &Catalog{failed: true}
@@ -153,6 +163,22 @@ func (c *Catalog) PrimaryKey(table string) ([]Column, bool) {
 	}
 	cols, ok := c.keys[relName(table)]
 	return cols, ok && len(cols) > 0
+}
+
+// RowLocal reports whether a write of rows of table, found by key, changes
+// no other row of the same table, nor the key of the rows it writes: no
+// BEFORE or INSTEAD OF trigger on the table (any trigger where the catalog
+// does not read their timing), no AFTER trigger writing it, no foreign key
+// from it to itself, no chain of cascades, triggers or declared dependencies
+// that leads back to it, and no write that may touch anything. False for a
+// nil or failed catalog.
+func (c *Catalog) RowLocal(table string) bool {
+	if c == nil || c.failed {
+		return false
+	}
+	t := relName(table)
+	_, all := c.writeAll[t]
+	return !all && !c.notRowLocal[t]
 }
 
 // relName is the catalog's name of a relation: lower case, schema dropped.
@@ -243,7 +269,7 @@ type body struct {
 func build(f *facts, deps map[string][]string) *Catalog {
 	c := &Catalog{writes: map[string][]string{}, writeAll: map[string]string{}, reads: map[string][]string{},
 		noCache: map[string]string{}, volatile: map[string]string{}, funcs: f.funcs, allFuncs: f.allFuncs, rls: map[string]bool{},
-		funcReads: map[string][]string{}, funcOpaque: map[string]string{}, keys: f.keys,
+		funcReads: map[string][]string{}, funcOpaque: map[string]string{}, keys: f.sameKeys(),
 		sequences: names(f.sequences), seqWriters: f.seqWriters, sqlText: f.sqlText}
 	if c.funcs == nil {
 		c.funcs = map[string]funcClass{}
@@ -279,8 +305,12 @@ func build(f *facts, deps map[string][]string) *Catalog {
 		}
 	}
 	graph := map[string][]string{}
+	c.notRowLocal = map[string]bool{}
 	edge := func(a, b string) {
 		a, b = relName(a), relName(b)
+		if a == b {
+			c.notRowLocal[a] = true
+		}
 		if a != b && !slices.Contains(graph[a], b) {
 			graph[a] = append(graph[a], b)
 		}
@@ -362,6 +392,18 @@ func build(f *facts, deps map[string][]string) *Catalog {
 	}
 	for _, t := range f.rls {
 		c.rls[relName(t)] = true
+	}
+	// AFTER triggers count through what their bodies write (a body that
+	// writes its own table is a self edge); the others may rewrite the row.
+	for t := range f.keyTriggers {
+		c.notRowLocal[relName(t)] = true
+	}
+	for start, next := range graph {
+		for _, n := range next {
+			if slices.Contains(closure(graph, n), start) {
+				c.notRowLocal[start] = true
+			}
+		}
 	}
 	for start := range graph {
 		seen := closure(graph, start)

@@ -146,3 +146,50 @@ func TestReadFunctionBody(t *testing.T) {
 		})
 	}
 }
+
+func TestRowLocal(t *testing.T) {
+	f := newFacts()
+	// p cascades to c; tree references itself; a -> b -> a is a cycle.
+	f.edges = [][2]string{{"p", "c"}, {"tree", "tree"}, {"a", "b"}, {"b", "a"}}
+	f.triggers["trig"] = &body{writes: []string{"trig"}}
+	f.triggers["opaque"] = &body{opaque: "dynamic"}
+	// logged: an AFTER trigger writing another table; before: a BEFORE
+	// trigger, which may change the key of the row written.
+	f.triggers["logged"] = &body{writes: []string{"log"}}
+	f.triggers["before"] = &body{}
+	f.keyTriggers["before"] = true
+	c := build(f, nil)
+	for table, want := range map[string]bool{
+		"p": true, "c": true, "plain": true, "public.p": true, "logged": true,
+		"tree": false, "a": false, "b": false, "trig": false, "opaque": false, "before": false,
+	} {
+		if got := c.RowLocal(table); got != want {
+			t.Errorf("RowLocal(%s) = %v, want %v", table, got, want)
+		}
+	}
+	if Failed().RowLocal("p") || (*Catalog)(nil).RowLocal("p") {
+		t.Error("a failed or nil catalog has row-local tables")
+	}
+}
+
+// A table name in several schemas keeps its key only when every schema's
+// table has the same one.
+func TestKeysAcrossSchemas(t *testing.T) {
+	f := newFacts()
+	seen := map[string]string{}
+	id := Column{Name: "id", Type: "bigint", Exact: true}
+	f.addKey(seen, "a", "same", id)
+	f.addKey(seen, "b", "same", id)
+	f.addKey(seen, "a", "differ", id)
+	f.addKey(seen, "b", "differ", Column{Name: "id", Type: "int", Exact: true})
+	f.addKey(seen, "a", "longer", id)
+	f.addKey(seen, "b", "longer", id)
+	f.addKey(seen, "b", "longer", Column{Name: "k", Type: "bigint", Exact: true})
+	f.addKey(seen, "a", "alone", id)
+	c := build(f, nil)
+	for table, want := range map[string]bool{"same": true, "differ": false, "longer": false, "alone": true} {
+		if _, got := c.PrimaryKey(table); got != want {
+			t.Errorf("PrimaryKey(%s) found = %v, want %v", table, got, want)
+		}
+	}
+}

@@ -78,6 +78,7 @@ func mysqlFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, 
 	}
 	for _, r := range rows {
 		f.triggers[r[0]] = mergeBody(f.triggers[r[0]], readBody(parser, r[1]))
+		f.keyTriggers[r[0]] = true // timing not read: it may be BEFORE
 	}
 	// NEXTVAL, SETVAL and NEXT VALUE FOR name the sequence in an argument.
 	f.seqWriters = map[string]bool{"nextval": true, "setval": true}

@@ -42,7 +42,9 @@ WHERE ` + pgUserNS + ` AND (t.oid IS NOT NULL OR f.oid IS NOT NULL)`
 WHERE c.relkind = 'v' AND ` + pgUserNS
 
 	// User triggers with their function's language and source.
-	pgTriggerQuery = `SELECT c.relname, l.lanname, p.prosrc FROM pg_trigger g
+	// before: the trigger runs BEFORE or INSTEAD OF the write (tgtype bits
+	// 1 and 6), so it may change the row written, its key included.
+	pgTriggerQuery = `SELECT c.relname, l.lanname, p.prosrc, (g.tgtype & 66) <> 0 AS before FROM pg_trigger g
 JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
 WHERE NOT g.tgisinternal`
 
@@ -158,11 +160,14 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 			f.opaqueViews[r[0]] = "view " + r[0] + ": " + st.Reason
 		}
 	}
-	if rows, err = r.rows(ctx, "triggers", 3, pgTriggerQuery); err != nil {
+	if rows, err = r.rows(ctx, "triggers", 4, pgTriggerQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
 		table, lang, src := r[0], r[1], r[2]
+		if isTrue(r[3]) {
+			f.keyTriggers[table] = true
+		}
 		var b *body
 		if lang == "plpgsql" || lang == "sql" {
 			b = readBody(parser, src)

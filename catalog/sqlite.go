@@ -80,6 +80,7 @@ func sqliteFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts,
 			b = &body{opaque: "trigger on " + r[0] + " not understood"}
 		}
 		f.triggers[r[0]] = mergeBody(f.triggers[r[0]], b)
+		f.keyTriggers[r[0]] = true // timing not read: it may be BEFORE
 	}
 	if rows, err = r.rows(ctx, "autoincrement tables", 1, slAutoincrementQuery); err != nil {
 		return nil, err

@@ -175,10 +175,15 @@ func (c *counters) snapshot() Stats {
 // plan is what the driver decided about one SQL text on one connector. Plans
 // are cached by text and shared: never mutated after they are built.
 type plan struct {
-	stmt      sqlparse.Statement
+	stmt sqlparse.Statement
+	// readTags are the table and set tags of every table read; writeTags
+	// the table tags of every table written (see rowtags.go).
 	readTags  []string
 	writeTags []string
-	writeAll  bool
+	// rowRead and rowWrite, when set, replace readTags and writeTags with
+	// row tags filled from each call's arguments (when they can be).
+	rowRead, rowWrite *rowTemplate
+	writeAll          bool
 	// tables are the counters of readTags, resolved once per plan so the
 	// hit path only adds to them.
 	tables []*tableCounters
@@ -204,8 +209,11 @@ func (p *plan) isWrite() bool {
 // planner parses statements once per text and turns tables into tags.
 type planner struct {
 	parser sqlparse.Parser
-	plans  *otter.Cache[string, *plan]
-	stats  *counters
+	// dialect names the SQL dialect; rowTags turns row-level tags on.
+	dialect string
+	rowTags bool
+	plans   *otter.Cache[string, *plan]
+	stats   *counters
 	// epoch changes whenever plans must be rebuilt (the schema changed);
 	// connections and statements holding plans compare it before use.
 	epoch atomic.Uint64
@@ -249,14 +257,21 @@ func (pl *planner) plan(query string) *plan {
 	}
 	a := cat.Access(&st, query)
 	st.Kind, st.Cacheable, st.Reason = a.Kind, a.Cacheable, a.Reason
-	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope, readTags: tagsOf(a.Reads), writeTags: tagsOf(a.Writes),
+	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope,
+		readTags: append(tagsOf(a.Reads), setTagsOf(a.Reads, "")...), writeTags: tagsOf(a.Writes),
 		state: state, bypass: bypass}
+	if pl.rowTags {
+		pl.keyed(p, &a, cat)
+	}
 	p.lookupTags = p.readTags
 	if state != nil && state.epochTag != "" {
 		// Every cached read depends on the schema epoch; DDL moves it.
 		p.lookupTags = append(slices.Clip(p.readTags), state.epochTag)
+		if p.rowRead != nil {
+			p.rowRead.base = append(p.rowRead.base, state.epochTag)
+		}
 	}
-	for _, tag := range p.readTags {
+	for _, tag := range tagsOf(a.Reads) {
 		p.tables = append(p.tables, pl.stats.table(tag))
 	}
 	if pl.epoch.Load() == epoch {

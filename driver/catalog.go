@@ -162,6 +162,7 @@ func schemaFor(c *connector, identity string) *schema {
 	s := &schema{dialect: c.dialect, identity: identity, parser: c.planner.parser, deps: c.cfg.Dependencies,
 		log: c.cfg.Logger, cache: c.cache, local: c.dialect == sqlparse.DialectSQLite}
 	s.planner = newPlanner(c.planner.parser, &c.cache.stats)
+	s.planner.dialect, s.planner.rowTags = c.planner.dialect, c.planner.rowTags
 	s.planner.sch = s
 	s.due.Store(true)
 	schemas.m[key] = s

@@ -38,6 +38,8 @@ const (
 //	YOKED_FEED_MAX_LAG      Go duration: rely on a change feed, bypassing the
 //	                        cache while its heartbeat is older (WithChangeFeed;
 //	                        also feed=<duration> on the store URL)
+//	YOKED_ROW_TAGS          boolean: row-level invalidation (default on for
+//	                        memory, off for Redis; also row_tags= in the URL)
 //
 // A malformed value is an error from sql.Open / OpenDB, never a panic and
 // never silently ignored.
@@ -69,6 +71,12 @@ type Config struct {
 	openStore     func(*Config) (tagstore.Store, error)
 	openStoreName string
 	defaultLogger bool // no WithLogger: Logger discards
+	// RowTags turns row-level invalidation on or off (WithRowTags,
+	// YOKED_ROW_TAGS, row_tags= in the store URL); nil means the default:
+	// on for a store of this process (memory), off for a store shared
+	// between processes (Redis), see WithRowTags. Processes with it on and
+	// off may share a store.
+	RowTags *bool
 }
 
 // ErrConfig wraps every configuration error.
@@ -123,31 +131,46 @@ func envConfig(getenv func(string) string) (Config, error) {
 		}
 		c.Strict = b
 	}
+	if v := strings.TrimSpace(getenv("YOKED_ROW_TAGS")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, configErr("YOKED_ROW_TAGS=%q is not a boolean", v)
+		}
+		c.RowTags = &b
+	}
 	return c, nil
 }
 
-// strictFromURL moves a strict=<bool> parameter of the store URL into
-// c.Strict (the store itself does not know it).
-func strictFromURL(c *Config) error {
-	i := strings.IndexByte(c.StoreURL, '?')
-	if i < 0 || !strings.Contains(c.StoreURL[i:], "strict=") {
-		return nil
+// takeURLBool removes name=<bool> from the query of the store URL (the
+// store itself does not know it) and returns its value; ok is false when
+// the URL does not carry it.
+func takeURLBool(c *Config, name string) (b, ok bool, err error) {
+	raw := c.StoreURL
+	i := strings.IndexByte(raw, '?')
+	if i < 0 || !strings.Contains(raw[i:], name+"=") {
+		return false, false, nil
 	}
-	u, err := url.Parse(c.StoreURL)
+	u, err := url.Parse(raw)
 	if err != nil {
-		return configErr("store URL: %v", err)
+		return false, false, configErr("store URL: %v", err)
 	}
 	q := u.Query()
-	v := q.Get("strict")
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return configErr("store URL: strict=%q is not a boolean", v)
+	vs, ok := q[name]
+	if !ok {
+		return false, false, nil
 	}
-	c.Strict = c.Strict || b
-	q.Del("strict")
-	u.RawQuery = q.Encode()
-	c.StoreURL = u.String()
-	return nil
+	v := vs[len(vs)-1]
+	if b, err = strconv.ParseBool(v); err != nil {
+		return false, false, configErr("store URL: %s=%q is not a boolean", name, v)
+	}
+	q.Del(name)
+	// Only the query changes: url.URL.String would respell the rest
+	// (memory://?x becomes memory:?x).
+	c.StoreURL = raw[:i]
+	if len(q) > 0 {
+		c.StoreURL += "?" + q.Encode()
+	}
+	return b, true, nil
 }
 
 // resolveConfig builds the Config for a connector: environment, then options,
@@ -162,14 +185,23 @@ func resolveConfig(opts []Option) (Config, error) {
 			o(&c)
 		}
 	}
-	if err := strictFromURL(&c); err != nil {
+	strict, ok, err := takeURLBool(&c, "strict")
+	if err != nil {
 		return c, err
 	}
+	c.Strict = c.Strict || ok && strict
 	if err := feedFromURL(&c); err != nil {
 		return c, err
 	}
 	if c.FeedMaxLag < 0 {
 		return c, configErr("change feed max lag %v is negative", c.FeedMaxLag)
+	}
+	rowTags, ok, err := takeURLBool(&c, "row_tags")
+	if err != nil {
+		return c, err
+	}
+	if ok {
+		c.RowTags = &rowTags
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace

@@ -308,7 +308,7 @@ func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.Nam
 	if cn.ec == nil && cn.e == nil {
 		return nil, driver.ErrSkip
 	}
-	return cn.exec(ctx, cn.plan(query), func() (driver.Result, error) {
+	return cn.exec(ctx, cn.plan(query), args, func() (driver.Result, error) {
 		if cn.ec != nil {
 			return cn.ec.ExecContext(ctx, query, args)
 		}
@@ -364,12 +364,13 @@ func namedValueToValue(named []driver.NamedValue) ([]driver.Value, error) {
 }
 
 // exec runs a statement that returns no rows, and invalidates what it wrote.
-func (cn *conn) exec(ctx context.Context, p *plan, run func() (driver.Result, error)) (driver.Result, error) {
+func (cn *conn) exec(ctx context.Context, p *plan, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
 	if cn.c.disabled {
 		return run()
 	}
 	cn.before(p)
-	w, err := cn.prepare(ctx, p)
+	tags := p.writeTagsFor(args)
+	w, err := cn.prepare(ctx, p, tags)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +379,7 @@ func (cn *conn) exec(ctx context.Context, p *plan, run func() (driver.Result, er
 		cn.abandon(ctx, w)
 		return res, err
 	}
-	cn.after(ctx, p, w)
+	cn.after(ctx, p, tags, w)
 	if p.changesSchema() {
 		cn.schemaChanged(ctx)
 	}
@@ -394,7 +395,8 @@ func (cn *conn) query(ctx context.Context, p *plan, query string, args []driver.
 	}
 	if p.stmt.Kind != sqlparse.KindRead {
 		cn.before(p)
-		w, err := cn.prepare(ctx, p)
+		tags := p.writeTagsFor(args)
+		w, err := cn.prepare(ctx, p, tags)
 		if err != nil {
 			return nil, err
 		}
@@ -403,11 +405,11 @@ func (cn *conn) query(ctx context.Context, p *plan, query string, args []driver.
 			cn.abandon(ctx, w)
 			return rows, err
 		}
-		cn.after(ctx, p, w)
+		cn.after(ctx, p, tags, w)
 		if err != nil || !p.isWrite() {
 			return rows, err
 		}
-		return &writeRows{fwdRows: fwd(rows), cn: cn, p: p, ctx: ctx}, nil
+		return &writeRows{fwdRows: fwd(rows), cn: cn, p: p, tags: tags, ctx: ctx}, nil
 	}
 	return cn.read(ctx, p, query, args, run)
 }
@@ -432,12 +434,13 @@ func (cn *conn) before(p *plan) {
 // prepare announces a write that commits when it returns (autocommit) to
 // the store before it is sent (invalidator.Prepare); nil for anything
 // else. In strict mode it fails when the store cannot be reached, and the
-// statement must not be sent.
-func (cn *conn) prepare(ctx context.Context, p *plan) (*invalidator.Write, error) {
+// statement must not be sent. tags are the statement's write tags for its
+// arguments (plan.writeTagsFor).
+func (cn *conn) prepare(ctx context.Context, p *plan, tags []string) (*invalidator.Write, error) {
 	if cn.tx != nil || cn.sticky || !p.isWrite() {
 		return nil, nil
 	}
-	return cn.c.cache.inv.Prepare(ctx, p.writeTags, p.writeAll, cn.c.cfg.Strict)
+	return cn.c.cache.inv.Prepare(ctx, tags, p.writeAll, cn.c.cfg.Strict)
 }
 
 // abandon ends the mark of a statement the base did not run (ErrSkip):
@@ -448,9 +451,9 @@ func (cn *conn) abandon(ctx context.Context, w *invalidator.Write) {
 	}
 }
 
-// after makes the statement's writes visible according to where it ran; w
-// is prepare's Write.
-func (cn *conn) after(ctx context.Context, p *plan, w *invalidator.Write) {
+// after makes the statement's writes visible according to where it ran;
+// tags are its write tags for its arguments, w is prepare's Write.
+func (cn *conn) after(ctx context.Context, p *plan, tags []string, w *invalidator.Write) {
 	write := p.isWrite()
 	if write && !p.writeAll && cn.sch != nil && !cn.sch.fresh(ctx, cn.c, cn.base, p.state) {
 		// Planned with a catalog older than the schema it ran against.
@@ -467,7 +470,7 @@ func (cn *conn) after(ctx context.Context, p *plan, w *invalidator.Write) {
 	switch {
 	case cn.tx != nil:
 		if write {
-			cn.tx.itx.Add(p.writeTags, p.writeAll)
+			cn.tx.itx.Add(tags, p.writeAll)
 		}
 		if p.stmt.Kind == sqlparse.KindTx || p.stmt.Kind == sqlparse.KindUnknown || cn.implicitCommit {
 			// COMMIT or ROLLBACK TO typed inside a transaction may have made
@@ -476,25 +479,25 @@ func (cn *conn) after(ctx context.Context, p *plan, w *invalidator.Write) {
 		}
 	case cn.sticky:
 		if write {
-			cn.addDirty(p)
+			cn.addDirty(p, tags)
 		}
 		cn.flushDirty(ctx)
 	case w != nil:
-		cn.c.cache.stats.invalidated(p.writeTags)
+		cn.c.cache.stats.invalidated(tags)
 		w.Done(ctx)
 	case write:
-		cn.c.invalidate(ctx, p.writeTags, p.writeAll)
+		cn.c.invalidate(ctx, tags, p.writeAll)
 	}
 }
 
-func (cn *conn) addDirty(p *plan) {
+func (cn *conn) addDirty(p *plan, tags []string) {
 	if p.writeAll {
 		cn.dirtyAll = true
 	}
-	if len(p.writeTags) > 0 && cn.dirty == nil {
+	if len(tags) > 0 && cn.dirty == nil {
 		cn.dirty = map[string]struct{}{}
 	}
-	for _, t := range p.writeTags {
+	for _, t := range tags {
 		cn.dirty[t] = struct{}{}
 	}
 }

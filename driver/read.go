@@ -23,6 +23,11 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 	o := optsFrom(ctx)
 	var scope string
 	tags := p.lookupTags
+	if p.rowRead != nil {
+		if rt, ok := p.rowRead.tags(args); ok {
+			tags = rt
+		}
+	}
 	if o != nil {
 		// Extra tags are part of the key: an entry filled without "user:42"
 		// must not answer a read that expects InvalidateTags("user:42") to

@@ -297,9 +297,10 @@ func (r *recRows) Close() error {
 // invalidated again on Close.
 type writeRows struct {
 	fwdRows
-	cn  *conn
-	p   *plan
-	ctx context.Context
+	cn   *conn
+	p    *plan
+	tags []string // the write tags of its arguments
+	ctx  context.Context
 }
 
 func (r *writeRows) Close() error {
@@ -311,7 +312,7 @@ func (r *writeRows) Close() error {
 	case cn.sticky:
 		cn.flushDirty(r.ctx)
 	default:
-		cn.c.invalidate(r.ctx, r.p.writeTags, r.p.writeAll)
+		cn.c.invalidate(r.ctx, r.tags, r.p.writeAll)
 	}
 	if r.p.changesSchema() {
 		// DDL sent through Query: the connection is free again now.

@@ -67,7 +67,7 @@ func valuesToNamed(args []driver.Value) []driver.NamedValue {
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	return s.cn.exec(ctx, s.cn.plan(s.query), func() (driver.Result, error) {
+	return s.cn.exec(ctx, s.cn.plan(s.query), args, func() (driver.Result, error) {
 		if sc, ok := s.base.(driver.StmtExecContext); ok {
 			return sc.ExecContext(ctx, args)
 		}

@@ -40,6 +40,12 @@ type explanation struct {
 	// reads of the connection that ran them (SET, USE, PRAGMA, ...).
 	TaintsSession bool     `json:"taints_session"`
 	Functions     []string `json:"functions"`
+	// RowTags are the row tags the statement carries (a read) or
+	// invalidates with the set tag of its table (a write) instead of the
+	// table tag, when the pinned columns are the table's whole primary key
+	// and the schema allows row tags (see docs/invalidation.md); $n stands
+	// for the n-th argument. Empty when the statement is not pinned.
+	RowTags []string `json:"row_tags"`
 }
 
 // explain turns a parsed statement into what the driver will do with it.
@@ -57,6 +63,16 @@ func explain(sql, dialectName string, st sqlparse.Statement) explanation {
 	}
 	if st.Kind == sqlparse.KindRead {
 		x.ReadTags = tags(st.Reads)
+		for _, t := range st.Reads {
+			x.ReadTags = append(x.ReadTags, yoked.SetTag(t.Name))
+		}
+	}
+	x.RowTags = []string{}
+	for _, p := range st.Pins {
+		if p.Op == sqlparse.PinUpdate && assignsPinned(p) {
+			continue
+		}
+		x.RowTags = append(x.RowTags, yoked.RowTagTemplates(p)...)
 	}
 	writeAll := st.AllTables || st.Kind == sqlparse.KindUnknown
 	switch {
@@ -209,7 +225,23 @@ func (x *explanation) print(w io.Writer) {
 		inv = "* (every entry of the namespace)"
 	}
 	fmt.Fprintf(w, "invalidates  %s\n", inv)
+	if len(x.RowTags) > 0 {
+		fmt.Fprintf(w, "row tags     %s (if these columns are the primary key)\n", list(x.RowTags))
+	}
 	if x.TaintsSession {
 		fmt.Fprintf(w, "session      later reads of this connection are never cached\n")
 	}
+}
+
+// assignsPinned reports whether an UPDATE sets one of its pinned columns
+// (a key-changing update invalidates its whole table).
+func assignsPinned(p sqlparse.Pin) bool {
+	for _, a := range p.Assigns {
+		for _, c := range p.Columns {
+			if strings.EqualFold(a, c) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -261,10 +261,12 @@ func TestExplainThroughParsers(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.stdout), &xs); err != nil || len(xs) != 2 {
 				t.Fatalf("%v: %s", err, r.stdout)
 			}
-			if x := xs[0]; x.Kind != "read" || !x.Cacheable || fmt.Sprint(x.ReadTags) != "[table:users]" || len(x.Invalidates) != 0 {
+			if x := xs[0]; x.Kind != "read" || !x.Cacheable || fmt.Sprint(x.ReadTags) != "[table:users set:users]" || len(x.Invalidates) != 0 ||
+				fmt.Sprint(x.RowTags) != "[row:users(id=1)]" {
 				t.Errorf("SELECT: %+v", x)
 			}
-			if x := xs[1]; x.Kind != "write" || x.Cacheable || fmt.Sprint(x.Invalidates) != "[table:orders]" {
+			if x := xs[1]; x.Kind != "write" || x.Cacheable || fmt.Sprint(x.Invalidates) != "[table:orders]" ||
+				fmt.Sprint(x.RowTags) != "[row:orders(id=2)]" {
 				t.Errorf("UPDATE: %+v", x)
 			}
 			r = runCmd(t, opts{}, "explain", "--dialect", d, "--format", "json", "SELEC nonsense FROM WHERE (")
