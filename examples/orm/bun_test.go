@@ -101,4 +101,3 @@ func TestBunOnServers(t *testing.T) {
 		return bunShop(w, bun.NewDB(db, d), cache)
 	})
 }
-
