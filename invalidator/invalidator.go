@@ -255,10 +255,10 @@ type Write struct {
 	refused bool
 }
 
-// Prepare announces a write of tags (or, with all, of anything) before it
-// is sent to the database, when the store supports it
-// (tagstore.WriteMarker): from then on no process serves or stores the
-// tags until Done. If the store cannot be reached, Prepare returns an error
+// Prepare announces a write of tags before it is sent to the database,
+// when the store supports it (tagstore.WriteMarker): from then on no
+// process serves or stores the tags until Done. A write of anything (all)
+// is not marked, only invalidated by Done. If the store cannot be reached, Prepare returns an error
 // when strict is set (the caller must not send the write: nothing is
 // written and nothing goes stale); otherwise it returns a Write whose Done
 // hands the tags to the background retry after the write (they are
@@ -271,13 +271,27 @@ func (i *Invalidator) Prepare(ctx context.Context, tags []string, all, strict bo
 	if !ok || (len(tags) == 0 && !all) {
 		return w, nil
 	}
-	mtags := tags
-	if all {
-		mtags = []string{tagstore.AllTag}
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opt.Timeout)
 	defer cancel()
-	m, err := wm.MarkWrite(ctx, mtags)
+	if all {
+		// A write of anything is not marked: marking the namespace tag
+		// would stop every read of every process while it runs (and the
+		// driver reads its schema epoch through it). It is invalidated
+		// after it returned; strict mode only checks that the store answers.
+		if !strict {
+			return w, nil
+		}
+		m, err := wm.MarkWrite(ctx, []string{probeTag})
+		if err == nil {
+			err = wm.EndWrite(ctx, m)
+		}
+		if err != nil {
+			i.markFailures.Add(1)
+			return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+		}
+		return w, nil
+	}
+	m, err := wm.MarkWrite(ctx, tags)
 	if err != nil {
 		i.markFailures.Add(1)
 		if strict {
@@ -291,6 +305,10 @@ func (i *Invalidator) Prepare(ctx context.Context, tags []string, all, strict bo
 	w.mark, w.marked = m, true
 	return w, nil
 }
+
+// probeTag is marked and unmarked by a strict write of anything, to check
+// that the store answers; no entry depends on it.
+const probeTag = "yoked:strict-probe"
 
 // ErrUnreachable is returned by Prepare in strict mode when the store could
 // not mark the write.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,6 +35,11 @@ const (
 	envFor   = "YOKED_STRESS_FOR"
 )
 
+// cutProc is the process whose link to Redis goes through a proxy that is
+// cut while it writes; it runs in strict mode, so its writes during a cut
+// are refused before they are sent (counted, not failures).
+const cutProc = 2
+
 // duration is how long each mode of TestStress runs: YOKED_STRESS_DURATION,
 // default 25s (two modes: about a minute of CI time).
 func duration(t *testing.T) time.Duration {
@@ -54,6 +60,7 @@ func duration(t *testing.T) time.Duration {
 // summary is what a child reports besides its history.
 type summary struct {
 	Reads, Writes int64
+	Refused       int64 // strict-mode writes refused while cut off
 	Hits, Misses  uint64
 	Skips         map[string]uint64
 	Errors        int64
@@ -79,13 +86,19 @@ func TestStress(t *testing.T) {
 			}
 			srv := testenv.StartRedis(t, "--enable-debug-command", "yes")
 			store := "redis://" + srv.Addr() + "/0?namespace=" + testenv.Name("stress_") + mode.query
+			proxy := testenv.StartProxy(t, srv.Addr())
+			cutStore := "redis://" + proxy.Addr() + "/0?namespace=" + strings.TrimPrefix(store[strings.Index(store, "namespace="):], "namespace=") + "&strict=true"
 			dir := t.TempDir()
 			var cmds []*exec.Cmd
 			var outs []string
-			for p := range 2 {
+			for p := range 3 {
+				procStore := store
+				if p == cutProc {
+					procStore = cutStore
+				}
 				out := filepath.Join(dir, fmt.Sprintf("history%d.jsonl", p))
 				cmd := exec.Command(os.Args[0], "-test.run=^TestStress$", "-test.count=1")
-				cmd.Env = append(os.Environ(), envChild+"="+out, envDSN+"="+dsn, envStore+"="+store,
+				cmd.Env = append(os.Environ(), envChild+"="+out, envDSN+"="+dsn, envStore+"="+procStore,
 					envProc+"="+strconv.Itoa(p), envFor+"="+d.String())
 				var logs strings.Builder
 				cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -101,12 +114,13 @@ func TestStress(t *testing.T) {
 				outs = append(outs, out)
 			}
 			faults := injectFaults(t, srv, d)
+			cuts := cutLinks(proxy, d)
 			for p, cmd := range cmds {
 				if err := cmd.Wait(); err != nil {
 					t.Fatalf("process %d: %v", p, err)
 				}
 			}
-			t.Logf("faults injected: %s", <-faults)
+			t.Logf("faults injected: %s; link of process %d cut %d times", <-faults, cutProc, <-cuts)
 			verify(t, raw, outs)
 		})
 	}
@@ -136,8 +150,14 @@ func child(t *testing.T) {
 	defer db.Close()
 	db.SetMaxOpenConns(12)
 	db.SetMaxIdleConns(12) // no connection churn: a reconnect storm is not what this test measures
+	if err := yoked.WaitCatalog(context.Background(), db); err != nil {
+		t.Fatalf("schema catalog: %v", err)
+	}
 	rec := &staleness.Recorder{}
 	wl := &stress.Workload{DB: db, Process: proc, Rec: rec}
+	if proc == cutProc {
+		wl.Refusal = func(err error) bool { return errors.Is(err, yoked.ErrStoreUnreachable) }
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	wl.Run(ctx)
@@ -147,7 +167,7 @@ func child(t *testing.T) {
 	}
 	st := cache.Stats()
 	nerr, first := wl.Errors()
-	sum := summary{Reads: wl.Reads.Load(), Writes: wl.Writes.Load(), Hits: st.Hits, Misses: st.Misses, Skips: st.Skips, Errors: nerr, FirstErrors: first}
+	sum := summary{Reads: wl.Reads.Load(), Writes: wl.Writes.Load(), Refused: wl.Refused.Load(), Hits: st.Hits, Misses: st.Misses, Skips: st.Skips, Errors: nerr, FirstErrors: first}
 	out := os.Getenv(envChild)
 	writeJSONL(t, out, rec.Ops())
 	b, _ := json.Marshal(sum)
@@ -196,6 +216,7 @@ func verify(t *testing.T, raw *sql.DB, outs []string) {
 		total.Hits += s.Hits
 		total.Misses += s.Misses
 		total.Errors += s.Errors
+		total.Refused += s.Refused
 		if total.Skips == nil {
 			total.Skips = map[string]uint64{}
 		}
@@ -212,8 +233,8 @@ func verify(t *testing.T, raw *sql.DB, outs []string) {
 	if total.Reads > 0 {
 		hitFrac = float64(total.Hits) / float64(total.Reads)
 	}
-	t.Logf("%s\nreads served from cache: %.1f%% (%d hits, %d misses, %d application reads; bypassed: %v); errors returned to the application: %d",
-		rep, 100*hitFrac, total.Hits, total.Misses, total.Reads, total.Skips, total.Errors)
+	t.Logf("%s\nreads served from cache: %.1f%% (%d hits, %d misses, %d application reads; bypassed: %v); errors returned to the application: %d; strict writes refused while cut off: %d",
+		rep, 100*hitFrac, total.Hits, total.Misses, total.Reads, total.Skips, total.Errors, total.Refused)
 	for _, v := range rep.Violations {
 		if v.Reason == "stale" {
 			lag := time.Duration(v.Read.Start - v.Write.End)
@@ -232,6 +253,27 @@ func verify(t *testing.T, raw *sql.DB, outs []string) {
 	if total.Errors != 0 {
 		t.Errorf("%d errors reached the application, first: %q", total.Errors, total.FirstErrors)
 	}
+}
+
+// cutLinks cuts the proxy for 300ms every second or so for about d, and
+// sends the number of cuts when done.
+func cutLinks(p *testenv.Proxy, d time.Duration) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		n := 0
+		deadline := time.Now().Add(d - time.Second)
+		time.Sleep(700 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			noteFault("link of process 2 cut")
+			p.Cut()
+			n++
+			time.Sleep(300 * time.Millisecond)
+			p.Heal()
+			time.Sleep(time.Second)
+		}
+		done <- n
+	}()
+	return done
 }
 
 // injectFaults runs one fault after another on srv for about d, and sends

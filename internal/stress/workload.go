@@ -66,12 +66,16 @@ type Workload struct {
 	Limit int64
 	// Rec receives every operation (nil records nothing).
 	Rec *staleness.Recorder
+	// Refusal, if set, says which write errors are expected (a strict-mode
+	// writer cut off from the store): they are counted in Refused, not as
+	// failures. The write is recorded with an unknown outcome either way.
+	Refusal func(error) bool
 
-	Reads, Writes atomic.Int64
-	errMu         sync.Mutex
-	errs          []string
-	nerr          atomic.Int64
-	seq           atomic.Int64
+	Reads, Writes, Refused atomic.Int64
+	errMu                  sync.Mutex
+	errs                   []string
+	nerr                   atomic.Int64
+	seq                    atomic.Int64
 }
 
 // Errors returns how many errors the application saw and the first few.
@@ -88,6 +92,14 @@ func (wl *Workload) fail(what string, err error) {
 		wl.errs = append(wl.errs, what+": "+err.Error())
 	}
 	wl.errMu.Unlock()
+}
+
+func (wl *Workload) writeFailed(what string, err error) {
+	if wl.Refusal != nil && wl.Refusal(err) {
+		wl.Refused.Add(1)
+		return
+	}
+	wl.fail(what, err)
 }
 
 func (wl *Workload) defaults() {
@@ -262,7 +274,7 @@ func (wl *Workload) write(ctx context.Context, g *gen) {
 		_, err := wl.DB.ExecContext(wctx, update, val, id)
 		end := staleness.Now()
 		if err != nil {
-			wl.fail("update", err)
+			wl.writeFailed("update", err)
 			end = staleness.Unknown
 		}
 		wl.record(staleness.Op{Kind: staleness.Write, Row: id, Value: val, Start: start, End: end, Committed: err == nil, Client: g.name})
@@ -283,7 +295,7 @@ func (wl *Workload) write(ctx context.Context, g *gen) {
 	vals, err := wl.tx(wctx, sorted, rollback)
 	end := staleness.Now()
 	if err != nil {
-		wl.fail("transaction", err)
+		wl.writeFailed("transaction", err)
 		end = staleness.Unknown
 	}
 	for i, val := range vals {

@@ -542,7 +542,12 @@ func (s *Store) bump(ctx context.Context, tags []string, msg string) (err error)
 	defer cancel()
 	vkeys := s.versionKeys(tags)
 	return s.publishAcked(ctx, msg, func(payload string) (int64, error) {
-		n, err := bumpScript.Run(ctx, s.c, vkeys, s.channel, payload).Int64()
+		// The script waits no longer than a lookup would (Options.Timeout):
+		// a write must not stall behind a Redis that does not answer. A
+		// failure leaves the invalidation to the caller's retry.
+		sctx, scancel := context.WithTimeout(ctx, s.opt.Timeout)
+		defer scancel()
+		n, err := bumpScript.Run(sctx, s.c, vkeys, s.channel, payload).Int64()
 		if err = s.end(parent, err); err != nil {
 			return 0, fmt.Errorf("redisstore: invalidating %d tags: %w", len(tags), err)
 		}
