@@ -122,7 +122,7 @@ const (
 	skipValueType  = "value_type"
 )
 
-var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipInFlight, skipTooLarge, skipIncomplete, skipValueType, skipUnscoped, skipUnidentified, skipFeedLag, skipCatalogLoading, skipCatalogFailed}
+var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipInFlight, skipTooLarge, skipIncomplete, skipValueType, skipUnscoped, skipUnidentified, skipFeedLag, skipCatalogLoading, skipCatalogFailed, skipSystemCatalog}
 
 type counters struct {
 	hits, misses, stores, invalidations atomic.Uint64

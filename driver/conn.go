@@ -58,6 +58,9 @@ type conn struct {
 	// its cache keys (identity.go); "" when it could not be established:
 	// its reads then bypass the cache.
 	identity string
+	// skip: why this connection's reads are never cached, or "" (its
+	// current database is a system schema).
+	skip string
 
 	// tainted: the session state was changed (SET, USE, PRAGMA, temporary
 	// table, a transaction begun by hand, Unwrap): the connection neither reads
@@ -91,9 +94,16 @@ type conn struct {
 	// schemaPending: DDL ran inside the current transaction; the catalog is
 	// read again when it ends.
 	schemaPending bool
-	// implicitCommit: DDL committed the current transaction (MySQL); its
-	// later writes commit as they return.
+	// implicitCommit: a statement may have ended the current transaction
+	// (COMMIT typed by hand, MySQL DDL, XA, CALL, text that did not parse);
+	// its later writes may commit as they return.
 	implicitCommit bool
+	// recheck: a setting that is part of the identity was assigned; the
+	// identity is compared before the next cached read (see session.go).
+	recheck bool
+	// resetCheck: DISCARD ALL succeeded; if the identity is again the one
+	// the connection opened with, the taint is cleared.
+	resetCheck bool
 }
 
 // maxConnPlans bounds the per-connection plan cache; it is emptied when full.
@@ -380,6 +390,7 @@ func (cn *conn) exec(ctx context.Context, p *plan, args []driver.NamedValue, run
 		return res, err
 	}
 	cn.after(ctx, p, tags, w)
+	cn.sessionAfter(p, err)
 	if p.changesSchema() {
 		cn.schemaChanged(ctx)
 	}
@@ -406,6 +417,7 @@ func (cn *conn) query(ctx context.Context, p *plan, query string, args []driver.
 			return rows, err
 		}
 		cn.after(ctx, p, tags, w)
+		cn.sessionAfter(p, err)
 		if err != nil || !p.isWrite() {
 			return rows, err
 		}
@@ -414,30 +426,15 @@ func (cn *conn) query(ctx context.Context, p *plan, query string, args []driver.
 	return cn.read(ctx, p, query, args, run)
 }
 
-// before records what a statement does to the session before it runs: a
-// statement that fails half-way may still have changed it.
-func (cn *conn) before(p *plan) {
-	switch {
-	case p.stmt.Kind == sqlparse.KindSession || p.stmt.Session && p.stmt.Kind != sqlparse.KindTx:
-		// Session also covers BEGIN/COMMIT hidden in a multi-statement text.
-		cn.tainted = true
-		// SET autocommit=0 and the like: writes may no longer commit on return.
-		cn.sticky = true
-	case p.stmt.Kind == sqlparse.KindTx:
-		if cn.tx == nil {
-			// BEGIN/COMMIT typed by hand: yoked cannot follow the transaction.
-			cn.tainted, cn.sticky = true, true
-		}
-	}
-}
-
 // prepare announces a write that commits when it returns (autocommit) to
 // the store before it is sent (invalidator.Prepare); nil for anything
 // else. In strict mode it fails when the store cannot be reached, and the
 // statement must not be sent. tags are the statement's write tags for its
 // arguments (plan.writeTagsFor).
 func (cn *conn) prepare(ctx context.Context, p *plan, tags []string) (*invalidator.Write, error) {
-	if cn.tx != nil || cn.sticky || !p.isWrite() {
+	if cn.tx != nil && !cn.implicitCommit || cn.sticky || !p.isWrite() {
+		// (A transaction that may have ended (see before) commits its
+		// writes as they return: they are announced like autocommit ones.)
 		return nil, nil
 	}
 	return cn.c.cache.inv.Prepare(ctx, tags, p.writeAll, cn.c.cfg.Strict)
@@ -472,10 +469,14 @@ func (cn *conn) after(ctx context.Context, p *plan, tags []string, w *invalidato
 		if write {
 			cn.tx.itx.Add(tags, p.writeAll)
 		}
-		if p.stmt.Kind == sqlparse.KindTx || p.stmt.Kind == sqlparse.KindUnknown || cn.implicitCommit {
-			// COMMIT or ROLLBACK TO typed inside a transaction may have made
-			// writes visible already.
+		if p.stmt.Kind == sqlparse.KindTx || cn.implicitCommit {
+			// COMMIT typed inside a transaction (or anything that may end
+			// it: see before) made writes visible already, and the writes
+			// after it commit as they return.
 			cn.tx.flush(ctx)
+		}
+		if w != nil {
+			w.Done(ctx)
 		}
 	case cn.sticky:
 		if write {

@@ -107,7 +107,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	}
 	cn := newConn(bc, c)
 	if !c.disabled {
-		cn.identity = c.identify(ctx, bc)
+		cn.identity, cn.skip = c.identify(ctx, bc)
 	}
 	if c.readsCatalog() {
 		if cn.identity == "" {

@@ -3,6 +3,7 @@ package driver_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,17 +18,23 @@ import (
 func TestE2ESessionStatementsTaintTheConnection(t *testing.T) {
 	cases := map[string][]string{
 		"postgres": {
-			`SET ROLE postgres`,
-			`SET SESSION AUTHORIZATION postgres`,
+			`SET ROLE pg_read_all_data`,
+			`SET SESSION AUTHORIZATION pg_read_all_data`,
 			`SET search_path TO public`,
 			`SELECT set_config('app.tenant', 'acme', false)`,
-			`RESET ROLE`,
+			`SET app.tenant = 'acme'`,
+			`SET TIME ZONE 'America/New_York'`,
+			`SET DateStyle = 'German'`,
+			`SET statement_timeout = '5s'; SET search_path TO public`,
 		},
 		"mysql": {
 			`USE test`,
-			`SET NAMES utf8mb4`,
+			`SET NAMES latin1`,
 			`SET @tenant = 'acme'`,
 			`SET SESSION sql_mode = 'ANSI_QUOTES'`,
+			`SET time_zone = '+05:00'`,
+			`SET foreign_key_checks = 0, @x = 1`,
+			`SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED`,
 		},
 	}
 	forEachBackend(t, func(t *testing.T, b backend) {
@@ -50,7 +57,7 @@ func TestE2ESessionStatementsTaintTheConnection(t *testing.T) {
 					e.exec(conn, stmt)
 				}
 				switch stmt {
-				case `USE test`, `SET search_path TO public`:
+				case `USE test`, `SET search_path TO public`, `SET statement_timeout = '5s'; SET search_path TO public`:
 					// users is not there: read it qualified.
 					q = `SELECT name FROM ` + schema + `.users WHERE id = 1`
 				}
@@ -63,6 +70,94 @@ func TestE2ESessionStatementsTaintTheConnection(t *testing.T) {
 			})
 		}
 	})
+}
+
+// Statements that cannot change what a later read returns leave the
+// connection caching: settings that only bound time, name the application,
+// log, or check writes; and settings of the connection's identity assigned
+// the value they already have (SET NAMES to the current character set).
+func TestE2EHarmlessSessionStatementsKeepCaching(t *testing.T) {
+	cases := map[string][]string{
+		"postgres": {
+			`SET application_name = 'yk'`,
+			`SET statement_timeout = '5s'`,
+			`SET lock_timeout = '2s'`,
+			`SET idle_in_transaction_session_timeout = '1min'`,
+			`RESET statement_timeout`,
+			`SET search_path TO %s`,
+			`RESET ROLE`,
+		},
+		"mysql": {
+			`SET FOREIGN_KEY_CHECKS = 0`,
+			`SET FOREIGN_KEY_CHECKS = 1`,
+			`SET unique_checks = 0`,
+			`SET NAMES utf8mb4`,
+			`SET SESSION sql_mode = @@session.sql_mode`,
+			`SET SESSION lock_wait_timeout = 20`,
+			`SET SESSION max_statement_time = 10`,
+			`SET sql_notes = 0`,
+		},
+	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		for _, stmt := range cases[b.dialect] {
+			t.Run(stmt, func(t *testing.T) {
+				e, conn, q := b.openConn(t)
+				e.hit(func() { e.str(conn, q) })
+				if strings.Contains(stmt, "%s") {
+					stmt = fmt.Sprintf(stmt, e.str(conn, `SELECT current_schema()`))
+				}
+				e.exec(conn, stmt)
+				e.hit(func() { e.str(conn, q) })
+				e.hit(func() { e.str(conn, q) })
+				if n := e.cache.Stats().Skips["session_state"]; n != 0 {
+					t.Fatalf("%d reads skipped for session state after %q", n, stmt)
+				}
+			})
+		}
+	})
+}
+
+// openConn opens b and pins one connection, whose read of user 1's name
+// (returned) is cached.
+func (b backend) openConn(t *testing.T) (*e2e, *sql.Conn, string) {
+	t.Helper()
+	e := b.open(t)
+	conn, err := e.db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	q := `SELECT name FROM users WHERE id = 1`
+	e.str(conn, q)
+	return e, conn, q
+}
+
+// DISCARD ALL returns a PostgreSQL session to the state it opened with:
+// a connection tainted by SET caches again afterwards.
+func TestE2EDiscardAllClearsTheTaint(t *testing.T) {
+	for _, b := range backends {
+		if b.name != "postgres" {
+			continue // pgx keeps prepared statements that DISCARD ALL drops
+		}
+		e, conn, q := b.openConn(t)
+		ctx := context.Background()
+		schema := e.str(conn, `SELECT current_schema()`)
+		e.exec(conn, `SET search_path TO public, `+schema)
+		e.miss(func() { e.str(conn, q) })
+		e.exec(conn, `DISCARD ALL`)
+		e.hit(func() { e.want("after DISCARD ALL", e.str(conn, q), "ada") })
+		// A DISCARD ALL that failed (inside a transaction block) clears nothing.
+		e.exec(conn, `SET search_path TO public, `+schema)
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(`DISCARD ALL`); err == nil {
+			t.Fatal("DISCARD ALL inside a transaction block succeeded")
+		}
+		tx.Rollback()
+		e.miss(func() { e.str(conn, q) })
+	}
 }
 
 // Two pools on different databases (or as different users) that share one

@@ -1,6 +1,7 @@
 package driver_test
 
 import (
+	"database/sql"
 	"errors"
 	"testing"
 
@@ -37,22 +38,29 @@ var gormDialects = []struct {
 	}},
 }
 
+// openGORM opens GORM over yoked on dialector, with its pool and cache.
+func openGORM(t *testing.T, dialector gorm.Dialector) (*gorm.DB, *sql.DB, *yoked.Cache) {
+	t.Helper()
+	db, err := gorm.Open(dialector, &gorm.Config{TranslateError: true, Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sqlDB.Close() })
+	cache, err := yoked.CacheOf(sqlDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, sqlDB, cache
+}
+
 func TestGORM(t *testing.T) {
 	for _, d := range gormDialects {
 		t.Run(d.name, func(t *testing.T) {
-			db, err := gorm.Open(d.open(t), &gorm.Config{TranslateError: true, Logger: logger.Discard})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sqlDB, err := db.DB()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { sqlDB.Close() })
-			cache, err := yoked.CacheOf(sqlDB)
-			if err != nil {
-				t.Fatal(err)
-			}
+			db, _, cache := openGORM(t, d.open(t))
 			if err := db.AutoMigrate(&product{}); err != nil {
 				t.Fatal(err)
 			}
@@ -127,6 +135,53 @@ func TestGORM(t *testing.T) {
 			var gone product
 			if err := db.First(&gone, p.ID).Error; !errors.Is(err, gorm.ErrRecordNotFound) {
 				t.Fatalf("First after Delete: %v, want ErrRecordNotFound", err)
+			}
+		})
+	}
+}
+
+// scratch is a second model, dropped by TestGORMDropTableKeepsCaching.
+type scratch struct {
+	ID   uint `gorm:"primaryKey"`
+	Note string
+}
+
+// GORM's Migrator().DropTable sends SET FOREIGN_KEY_CHECKS on MySQL: the
+// pooled connection must keep caching afterwards. (SQLite's
+// PRAGMA foreign_keys still taints: its parser does not report settings.)
+func TestGORMDropTableKeepsCaching(t *testing.T) {
+	for _, d := range gormDialects {
+		if d.name == "sqlite" {
+			continue
+		}
+		t.Run(d.name, func(t *testing.T) {
+			db, sqlDB, cache := openGORM(t, d.open(t))
+			sqlDB.SetMaxOpenConns(1) // the migrator's connection is the one that reads next
+			if err := db.AutoMigrate(&product{}, &scratch{}); err != nil {
+				t.Fatal(err)
+			}
+			p := product{Code: "a", Price: 10}
+			if err := db.Create(&p).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrator().DropTable(&scratch{}); err != nil {
+				t.Fatal(err)
+			}
+			if db.Migrator().HasTable(&scratch{}) {
+				t.Fatal("HasTable after DropTable: the catalog read was served from the cache")
+			}
+			var got product
+			for range 2 {
+				if err := db.First(&got, p.ID).Error; err != nil || got.Price != 10 {
+					t.Fatalf("First: %+v %v", got, err)
+				}
+			}
+			h := cache.Stats().Hits
+			if err := db.First(&got, p.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			if s := cache.Stats(); s.Hits != h+1 {
+				t.Fatalf("First after DropTable was not a hit: skips %v", s.Skips)
 			}
 		})
 	}

@@ -64,29 +64,79 @@ func identityOf(name, dsn string) string {
 }
 
 // identify returns the identity of a new base connection, or "" when it
-// cannot be established (logged).
-func (c *connector) identify(ctx context.Context, bc driver.Conn) string {
-	if c.cfg.Identity != "" {
-		return c.cfg.Identity
-	}
+// cannot be established (logged), and the reason its reads are never
+// cached, if any.
+func (c *connector) identify(ctx context.Context, bc driver.Conn) (id, skip string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), identityTimeout)
 	defer cancel()
+	id, skip, err := c.identityOf(ctx, bc)
+	if err != nil {
+		log := c.cfg.Logger.Debug
+		if c.idWarned.CompareAndSwap(false, true) {
+			log = c.cfg.Logger.Warn
+		}
+		log("yoked: cannot tell which database the connection reached; its reads are not cached", "err", err)
+		return "", ""
+	}
+	return id, skip
+}
+
+// identityOf asks bc what it reached and returns its identity, and the
+// reason its reads are never cached ("" normally; skipSystemCatalog when
+// its current database or search_path is a system schema, where unqualified
+// names are catalog tables).
+func (c *connector) identityOf(ctx context.Context, bc driver.Conn) (id, skip string, err error) {
+	if c.cfg.Identity != "" {
+		return c.cfg.Identity, "", nil
+	}
 	facts, private, err := reached(ctx, c.dialect, bc)
 	if err != nil {
-		if c.idWarned.CompareAndSwap(false, true) {
-			c.cfg.Logger.Warn("yoked: cannot tell which database the connection reached; its reads are not cached", "err", err)
-		} else {
-			c.cfg.Logger.Debug("yoked: cannot tell which database the connection reached; its reads are not cached", "err", err)
-		}
-		return ""
+		return "", "", err
 	}
 	if private {
 		var b [16]byte
 		rand.Read(b[:])
-		return c.idBase + ":private:" + hex.EncodeToString(b[:])
+		return c.idBase + ":private:" + hex.EncodeToString(b[:]), "", nil
+	}
+	if systemDefault(c.dialect, facts) {
+		skip = skipSystemCatalog
 	}
 	sum := sha256.Sum256([]byte(c.idBase + "\x00" + facts))
-	return c.idBase + ":" + hex.EncodeToString(sum[:16])
+	return c.idBase + ":" + hex.EncodeToString(sum[:16]), skip, nil
+}
+
+// skipSystemCatalog is the skip reason of reads on a connection whose
+// unqualified names reach the database's own catalog.
+const skipSystemCatalog = "system_catalog"
+
+// systemDefault reports whether unqualified names on a connection with
+// these facts resolve to a system schema: a MySQL current database such as
+// information_schema or mysql, a PostgreSQL search_path naming
+// information_schema (pg_catalog's relations are all named pg_…, which the
+// parser recognises).
+func systemDefault(dialect, facts string) bool {
+	parts := strings.Split(facts, "\x00")
+	switch dialect {
+	case sqlparse.DialectMySQL:
+		return len(parts) > 5 && sqlparse.SystemSchema(dialect, strings.ToLower(parts[5]))
+	case sqlparse.DialectPostgres:
+		if len(parts) < 8 {
+			return false
+		}
+		for _, line := range strings.Split(parts[7], "\n") {
+			path, ok := strings.CutPrefix(line, "search_path=")
+			if !ok {
+				continue
+			}
+			for _, s := range strings.Split(path, ",") {
+				s = strings.ToLower(strings.Trim(strings.TrimSpace(s), `"`))
+				if s != "pg_catalog" && sqlparse.SystemSchema(dialect, s) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // reached asks the base connection what it is connected to, as one string

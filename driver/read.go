@@ -16,6 +16,9 @@ import (
 func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.NamedValue, run func() (driver.Rows, error)) (driver.Rows, error) {
 	c := cn.c
 	stats := &c.cache.stats
+	if (cn.recheck || cn.resetCheck) && cn.tx == nil && p.stmt.Cacheable {
+		cn.checkSession(ctx)
+	}
 	if reason := cn.bypassReason(ctx, p); reason != "" {
 		stats.skip(reason)
 		return run()
@@ -130,6 +133,8 @@ func (cn *conn) bypassReason(ctx context.Context, p *plan) string {
 		return skipTainted
 	case cn.identity == "":
 		return skipUnidentified
+	case cn.skip != "":
+		return cn.skip
 	case p.bypass != "":
 		if cn.sch != nil {
 			cn.sch.ensure(ctx, cn.c, cn.base) // a failed read may be due again

@@ -1,6 +1,11 @@
 package driver
 
-import "github.com/yokedcache/yoked/sqlparse"
+import (
+	"context"
+	"strings"
+
+	"github.com/yokedcache/yoked/sqlparse"
+)
 
 // Session taint: a statement that changes the session (SET, USE, a
 // temporary table, a transaction begun by hand, …) may change what later
@@ -74,4 +79,161 @@ var harmlessSettings = map[string]map[string]string{
 func harmlessSetting(dialect, name string) bool {
 	_, ok := harmlessSettings[dialect][name]
 	return ok
+}
+
+// identitySettings are, per dialect, the settings whose value is part of the
+// connection's identity (identity.go): assigning one taints the connection
+// only when the identity is then no longer the one it had. In PostgreSQL
+// every server setting is (custom "x.y" placeholders are not); in MySQL the
+// session variables the identity query reads.
+var identitySettings = map[string]map[string]bool{
+	sqlparse.DialectMySQL: {
+		"names": true, "charset": true, "sql_mode": true, "time_zone": true, "character_set_client": true,
+		"character_set_connection": true, "character_set_results": true, "collation_connection": true,
+		"div_precision_increment": true, "group_concat_max_len": true, "lc_time_names": true,
+		"default_week_format": true, "sql_select_limit": true, "sql_auto_is_null": true, "max_sort_length": true,
+	},
+}
+
+func identitySetting(dialect, name string) bool {
+	if dialect == sqlparse.DialectPostgres {
+		return name != "" && !strings.Contains(name, ".")
+	}
+	return identitySettings[dialect][name]
+}
+
+// sessionEffect is what a statement does to the session, for the taint.
+type sessionEffect uint8
+
+const (
+	effectNone     sessionEffect = iota // no session change
+	effectTaint                         // taints the connection (and makes it sticky)
+	effectHarmless                      // assigns only settings that cannot change a read
+	effectIdentity                      // assigns settings of the identity: compare it later
+)
+
+// sessionEffect classifies p for this connection.
+func (cn *conn) sessionEffect(p *plan) sessionEffect {
+	e := sessionEffectOf(cn.c.dialect, &p.stmt, cn.tx != nil)
+	if e == effectIdentity && (cn.c.cfg.Identity != "" || cn.identity == "") {
+		// No identity to compare with: assume the worst.
+		return effectTaint
+	}
+	return e
+}
+
+// sessionEffectOf is what st does to the session of a connection of
+// dialect, inside a database/sql transaction or not.
+func sessionEffectOf(dialect string, st *sqlparse.Statement, inTx bool) sessionEffect {
+	switch {
+	case st.Kind == sqlparse.KindUnknown:
+		// Not understood (XA START, CALL, text the parser rejected that
+		// the scan could not place): it may start a transaction or change
+		// the session in any way. (Text the parser rejected but the scan
+		// placed as a write of named tables, such as MariaDB's INSERT …
+		// RETURNING, is one INSERT, UPDATE, DELETE or DDL statement.)
+		return effectTaint
+	case st.Kind == sqlparse.KindSession && len(st.Settings) > 0:
+		harmless, covered := true, true
+		for _, s := range st.Settings {
+			harmless = harmless && harmlessSetting(dialect, s)
+			covered = covered && identitySetting(dialect, s)
+		}
+		switch {
+		case harmless:
+			return effectHarmless
+		case covered:
+			return effectIdentity
+		}
+		return effectTaint
+	case st.Kind == sqlparse.KindSession || st.Session && st.Kind != sqlparse.KindTx:
+		// Session also covers BEGIN/COMMIT hidden in a multi-statement text.
+		return effectTaint
+	case st.Kind == sqlparse.KindTx && !inTx:
+		// BEGIN/COMMIT typed by hand: yoked cannot follow the transaction.
+		return effectTaint
+	}
+	return effectNone
+}
+
+// TaintsSession says what running st outside a transaction does to the
+// connection of dialect that runs it: after it, reads of that connection
+// are never cached (taints), or are not only if the statement changed a
+// setting the connection's identity is built from (ifChanged: SET NAMES,
+// search_path, sql_mode, …; yoked asks the server again before the next
+// cacheable read). For `yokedcache explain`.
+func TaintsSession(dialect string, st sqlparse.Statement) (taints, ifChanged bool) {
+	switch sessionEffectOf(sqlparse.NormalizeDialect(dialect), &st, false) {
+	case effectTaint:
+		return true, false
+	case effectIdentity:
+		return false, true
+	}
+	return false, false
+}
+
+// endsTx reports whether p may end the transaction it runs in (or start
+// one): sqlparse.Statement.EndsTx, anything not understood (KindUnknown;
+// the scan of text the parser rejected reports BEGIN, COMMIT and the like
+// with EndsTx), and in SQLite
+// every transaction-control statement (its parser does not report EndsTx;
+// SAVEPOINT outside BEGIN starts a transaction and RELEASE of the
+// outermost one commits it).
+func (cn *conn) endsTx(p *plan) bool {
+	st := &p.stmt
+	if st.EndsTx || st.Kind == sqlparse.KindUnknown {
+		return true
+	}
+	return cn.c.dialect == sqlparse.DialectSQLite && (st.Kind == sqlparse.KindTx || st.Session)
+}
+
+// before records what a statement does to the session before it runs: a
+// statement that fails half-way may still have changed it.
+func (cn *conn) before(p *plan) {
+	if cn.tx != nil && cn.endsTx(p) {
+		// From here on the database/sql transaction may no longer be one:
+		// every write is invalidated as it returns, and again at the end.
+		cn.implicitCommit = true
+	}
+	switch cn.sessionEffect(p) {
+	case effectTaint:
+		cn.tainted = true
+		// SET autocommit=0, XA START and the like: writes may no longer
+		// commit on return.
+		cn.sticky = true
+	case effectIdentity:
+		cn.recheck = true
+	}
+}
+
+// sessionAfter notes a session reset that succeeded.
+func (cn *conn) sessionAfter(p *plan, err error) {
+	if err == nil && p.stmt.ResetsSession && cn.tx == nil && !cn.unwrapped && cn.c.cfg.Identity == "" && cn.identity != "" {
+		cn.resetCheck = true
+	}
+}
+
+// checkSession runs before a cached read on a connection whose settings
+// changed: it asks the server for the identity again. A connection whose
+// identity changed is tainted; one that a reset brought back to the
+// identity it opened with is clean again. It runs only before a read, so
+// the identity query never stands between a statement and what the
+// application asks about it next (warnings, ROW_COUNT()).
+func (cn *conn) checkSession(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), identityTimeout)
+	defer cancel()
+	id, _, err := cn.c.identityOf(ctx, cn.base)
+	same := err == nil && id == cn.identity
+	switch {
+	case cn.resetCheck && same:
+		// DISCARD ALL outside a transaction block: settings, role,
+		// temporary tables, prepared statements, locks and cursors are
+		// gone, and no transaction is open. What was written while the
+		// connection was sticky was invalidated after every statement.
+		cn.flushDirty(ctx)
+		cn.tainted, cn.sticky, cn.dirty, cn.dirtyAll = false, false, nil, false
+	case cn.recheck && !same:
+		cn.tainted, cn.sticky = true, true
+	}
+	cn.recheck, cn.resetCheck = false, false
 }

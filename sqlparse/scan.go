@@ -13,9 +13,10 @@ import (
 // comments; PostgreSQL's dollar quotes and nested comments; SQLite's bracket
 // identifiers) and keeps a conclusion only when every convention agrees:
 //
-//   - a text that is one plain SELECT, WITH, VALUES or TABLE statement without
-//     any write keyword, INTO or locking clause is KindRead (not cacheable,
-//     reason "unparsed");
+//   - a text that looks like a plain SELECT, WITH, VALUES or TABLE statement
+//     is still KindUnknown with AllTables: the parser did not understand it,
+//     so it may call a function that writes, or hide a write in syntax the
+//     scan does not know; it is never cached and invalidates everything;
 //   - otherwise it names the tables written after INSERT INTO, UPDATE,
 //     DELETE FROM, REPLACE INTO, TRUNCATE, ALTER TABLE, DROP TABLE and the
 //     like when their form leaves no doubt, and sets AllTables (and
@@ -50,6 +51,7 @@ func agree(a, b Statement) Statement {
 	a.Writes = SortTables(append(a.Writes, b.Writes...))
 	a.AllTables = a.AllTables || b.AllTables
 	a.Session = a.Session || b.Session
+	a.EndsTx = a.EndsTx || b.EndsTx
 	a.Functions = SortNames(append(a.Functions, b.Functions...))
 	return a
 }
@@ -273,21 +275,6 @@ func dollarTag(s string) string {
 	return ""
 }
 
-// writeWords are keywords that never appear in a plain read.
-var writeWords = map[string]bool{
-	"INSERT": true, "UPDATE": true, "DELETE": true, "REPLACE": true, "MERGE": true, "UPSERT": true,
-	"CREATE": true, "DROP": true, "ALTER": true, "TRUNCATE": true, "RENAME": true, "COMMENT": true,
-	"CALL": true, "DO": true, "EXEC": true, "EXECUTE": true, "COPY": true, "LOAD": true, "HANDLER": true,
-	"LOCK": true, "UNLOCK": true, "GRANT": true, "REVOKE": true, "SET": true, "INTO": true, "SHARE": true,
-	"ATTACH": true, "DETACH": true, "PRAGMA": true, "VACUUM": true, "REINDEX": true, "ANALYZE": true,
-	"REFRESH": true, "CLUSTER": true, "IMPORT": true, "NOTIFY": true, "LISTEN": true, "UNLISTEN": true,
-	"PREPARE": true, "DEALLOCATE": true, "DECLARE": true, "MOVE": true, "CLOSE": true,
-	"DISCARD": true, "RESET": true, "SECURITY": true, "REASSIGN": true, "OPTIMIZE": true, "REPAIR": true,
-	"FLUSH": true, "PURGE": true, "KILL": true, "SHUTDOWN": true, "INSTALL": true, "UNINSTALL": true,
-	"BEGIN": true, "COMMIT": true, "ROLLBACK": true, "SAVEPOINT": true, "RELEASE": true, "START": true,
-	"NEXTVAL": true, "SETVAL": true, "OUTFILE": true, "DUMPFILE": true,
-}
-
 // callWords are write keywords that are also ordinary functions when a
 // parenthesis follows them.
 var callWords = map[string]bool{"REPLACE": true, "INSERT": true, "LEFT": true, "RIGHT": true}
@@ -332,6 +319,7 @@ func scanMode(sql string, m lexMode) Statement {
 		out.Writes = append(out.Writes, st.Writes...)
 		out.AllTables = out.AllTables || st.AllTables
 		out.Session = out.Session || st.Session || st.Kind == KindSession || st.Kind == KindTx
+		out.EndsTx = out.EndsTx || st.EndsTx
 		out.Functions = append(out.Functions, st.Functions...)
 	}
 	if !seen {
@@ -342,8 +330,20 @@ func scanMode(sql string, m lexMode) Statement {
 	return out
 }
 
-// scanOne classifies one ';'-free run of tokens.
+// scanOne classifies one ';'-free run of tokens. A MySQL user variable
+// assigned anywhere (@x := …) changes the session.
 func scanOne(toks []token) Statement {
+	st := scanKind(toks)
+	for i := 0; i+2 < len(toks); i++ {
+		if toks[i].kind == tParam && strings.HasPrefix(toks[i].text, "@") && toks[i+1].text == ":" && toks[i+2].text == "=" {
+			st.Session = true
+		}
+	}
+	return st
+}
+
+// scanKind classifies one ';'-free run of tokens by its form.
+func scanKind(toks []token) Statement {
 	p := 0
 	for p < len(toks) && toks[p].kind == tPunct && toks[p].text == "(" {
 		p++
@@ -354,10 +354,10 @@ func scanOne(toks []token) Statement {
 	s := &scanner{toks: toks, p: p + 1}
 	switch toks[p].up {
 	case "SELECT", "WITH", "VALUES", "TABLE":
-		if hasWrite(toks) {
-			return unknown()
-		}
-		return Statement{Kind: KindRead, Functions: calls(toks)}
+		// Read-looking but not understood: it may be a write.
+		st := unknown()
+		st.Functions = calls(toks)
+		return st
 	case "INSERT", "REPLACE":
 		return s.insert()
 	case "UPDATE":
@@ -376,10 +376,12 @@ func scanOne(toks []token) Statement {
 			st.AllTables = true // views that depend on it go too
 			return st
 		}
+		return otherDDL(toks)
 	case "ALTER":
 		if s.accept("TABLE") {
 			return s.alter()
 		}
+		return otherDDL(toks)
 	case "CREATE":
 		return s.create()
 	case "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START", "END", "ABORT":
@@ -393,7 +395,7 @@ func scanOne(toks []token) Statement {
 				return unknown()
 			}
 		}
-		return Statement{Kind: KindTx}
+		return Statement{Kind: KindTx, EndsTx: !savepointName(toks[p:])}
 	case "SET", "USE", "RESET", "DISCARD", "PRAGMA", "ATTACH", "DETACH":
 		if hasDataWrite(toks[p+1:]) {
 			return unknown()
@@ -410,22 +412,19 @@ func scanOne(toks []token) Statement {
 
 func unknown() Statement { return Statement{Kind: KindUnknown, AllTables: true} }
 
-// hasWrite reports a write keyword anywhere, other than a function call
-// such as replace(…).
-func hasWrite(toks []token) bool {
-	for i, t := range toks {
-		if t.kind != tWord || !writeWords[t.up] {
-			continue
+// otherDDL is CREATE, ALTER or DROP of something other than a table or view
+// (trigger, function, procedure, event, sequence, schema, …): it may change
+// what any table's reads or writes do, so it invalidates everything; it
+// runs nothing, so unless it names a temporary object it leaves the session
+// and the transaction alone (MySQL's implicit commit of DDL is the
+// caller's business, as for any DDL).
+func otherDDL(toks []token) Statement {
+	for _, t := range toks {
+		if t.kind == tWord && (t.up == "TEMP" || t.up == "TEMPORARY") {
+			return unknown()
 		}
-		if callWords[t.up] && i+1 < len(toks) && toks[i+1].text == "(" {
-			continue
-		}
-		if i > 0 && toks[i-1].kind == tPunct && toks[i-1].text == "." {
-			continue // a qualified column named like a keyword
-		}
-		return true
 	}
-	return false
+	return Statement{Kind: KindDDL, AllTables: true}
 }
 
 // hasDataWrite reports a keyword that changes rows or schema.
@@ -728,7 +727,7 @@ func (s *scanner) create() Statement {
 		}
 		st = Statement{Kind: KindDDL, Writes: []Table{t}}
 	default:
-		return unknown()
+		return otherDDL(s.toks)
 	}
 	// CREATE TABLE … AS SELECT reads only; anything else is a doubt.
 	if s.rest() {

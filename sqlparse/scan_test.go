@@ -26,13 +26,15 @@ func TestScan(t *testing.T) {
 		all     bool
 		session bool
 	}{
-		{"plain select", "SELECT a FROM t WHERE b = 'x'", KindRead, nil, false, false},
-		{"with", "WITH c AS (SELECT 1) SELECT * FROM c", KindRead, nil, false, false},
-		{"parenthesised union", "(SELECT 1) UNION (SELECT 2)", KindRead, nil, false, false},
-		{"write word in string", "SELECT 'DELETE FROM t' FROM u", KindRead, nil, false, false},
-		{"write word in comment", "SELECT 1 /* drop table x */ FROM u -- update\n", KindRead, nil, false, false},
-		{"replace function", "SELECT replace(name, 'a', 'b') FROM u", KindRead, nil, false, false},
-		{"qualified column named update", "SELECT t.update FROM t", KindRead, nil, false, false},
+		// A read the parser rejected may hide a write (a function, syntax the
+		// scan does not know): unknown, everything invalidated.
+		{"plain select", "SELECT a FROM t WHERE b = 'x'", KindUnknown, nil, true, false},
+		{"with", "WITH c AS (SELECT 1) SELECT * FROM c", KindUnknown, nil, true, false},
+		{"parenthesised union", "(SELECT 1) UNION (SELECT 2)", KindUnknown, nil, true, false},
+		{"write word in string", "SELECT 'DELETE FROM t' FROM u", KindUnknown, nil, true, false},
+		{"write word in comment", "SELECT 1 /* drop table x */ FROM u -- update\n", KindUnknown, nil, true, false},
+		{"replace function", "SELECT replace(name, 'a', 'b') FROM u", KindUnknown, nil, true, false},
+		{"qualified column named update", "SELECT t.update FROM t", KindUnknown, nil, true, false},
 		{"select into", "SELECT a INTO b FROM t", KindUnknown, nil, true, false},
 		{"for update", "SELECT a FROM t FOR UPDATE", KindUnknown, nil, true, false},
 		{"lock in share mode", "SELECT a FROM t LOCK IN SHARE MODE", KindUnknown, nil, true, false},
@@ -57,13 +59,17 @@ func TestScan(t *testing.T) {
 		{"truncate cascade", "TRUNCATE a CASCADE", KindDDL, tb("a"), true, false},
 		{"drop table", "DROP TABLE IF EXISTS a, s.b", KindDDL, tb("a", "s.b"), false, false},
 		{"drop view", "DROP VIEW v", KindDDL, tb("v"), true, false},
-		{"drop schema", "DROP SCHEMA s", KindUnknown, nil, true, false},
+		{"drop schema", "DROP SCHEMA s", KindDDL, nil, true, false},
 		{"alter table", "ALTER TABLE t ADD COLUMN c int", KindDDL, tb("t"), false, false},
 		{"alter rename", "ALTER TABLE t RENAME TO u", KindDDL, tb("t"), true, false},
 		{"create table", "CREATE TABLE IF NOT EXISTS t (a int)", KindDDL, tb("t"), false, false},
 		{"create temp table", "CREATE TEMPORARY TABLE t (a int)", KindDDL, tb("t"), false, true},
 		{"create index", "CREATE UNIQUE INDEX i ON t (a)", KindDDL, tb("t"), false, false},
-		{"create function", "CREATE FUNCTION f() RETURNS int", KindUnknown, nil, true, false},
+		{"create function", "CREATE FUNCTION f() RETURNS int", KindDDL, nil, true, false},
+		{"create trigger", "CREATE TRIGGER t AFTER UPDATE ON u FOR EACH ROW BEGIN INSERT INTO a VALUES (1); END", KindDDL, nil, true, true},
+		{"create trigger one statement", "CREATE TRIGGER t AFTER UPDATE ON u FOR EACH ROW INSERT INTO a VALUES (1)", KindDDL, nil, true, false},
+		{"drop trigger", "DROP TRIGGER IF EXISTS t", KindDDL, nil, true, false},
+		{"create temporary sequence", "CREATE TEMPORARY SEQUENCE s", KindUnknown, nil, true, false},
 		{"begin", "BEGIN", KindTx, nil, false, true},
 		{"begin immediate", "BEGIN IMMEDIATE TRANSACTION", KindTx, nil, false, true},
 		{"savepoint", "SAVEPOINT s1", KindTx, nil, false, true},
@@ -75,19 +81,20 @@ func TestScan(t *testing.T) {
 		{"explain analyze write", "EXPLAIN ANALYZE DELETE FROM t", KindUnknown, nil, true, false},
 		{"call", "CALL p(1)", KindUnknown, nil, true, false},
 		{"junk", "FROBNICATE the table", KindUnknown, nil, true, false},
+		{"user variable assigned in a write", "INSERT INTO t VALUES (@x := 1) RETURNING id", KindWrite, tb("t"), false, true},
 		{"empty", "  -- nothing\n", KindOther, nil, false, false},
 		{"multi", "SET a = 1; INSERT INTO t VALUES (1); UPDATE u SET x = 1", KindWrite, tb("t", "u"), false, true},
-		{"multi reads", "SELECT 1; SELECT 2", KindRead, nil, false, false},
-		{"read then write", "SELECT 1; DELETE FROM t", KindWrite, tb("t"), false, false},
+		{"multi reads", "SELECT 1; SELECT 2", KindUnknown, nil, true, false},
+		{"read then write", "SELECT 1; DELETE FROM t", KindUnknown, tb("t"), true, false},
 		{"unterminated string", "SELECT 'abc FROM t", KindUnknown, nil, true, false},
 		{"unterminated comment", "SELECT 1 /* x", KindUnknown, nil, true, false},
 		// Text whose meaning depends on the lexical convention.
-		{"hash comment hides write in mysql only", "SELECT 1 # x\n; DELETE FROM t", KindWrite, tb("t"), false, false},
+		{"hash comment hides write in mysql only", "SELECT 1 # x\n; DELETE FROM t", KindUnknown, tb("t"), true, false},
 		{"hash is an operator in postgres", "SELECT 1 # 2; DELETE FROM t", KindUnknown, tb("t"), true, false},
 		{"backslash escape", `SELECT 'a\'; DELETE FROM t; --'`, KindUnknown, tb("t"), true, false},
 		{"dollar quote", "SELECT $$; DELETE FROM t; $$", KindUnknown, tb("t"), true, false},
 		{"executable comment", "SELECT 1 /*!50000 , (SELECT 1 INTO @x) */", KindUnknown, nil, true, false},
-		{"double dash without space", "SELECT 1--1\n", KindRead, nil, false, false},
+		{"double dash without space", "SELECT 1--1\n", KindUnknown, nil, true, false},
 		{"double dash then write", "SELECT 1--1; DELETE FROM t\n", KindUnknown, tb("t"), true, false},
 		{"nested comment", "SELECT 1 /* a /* b */ DELETE FROM t */", KindUnknown, nil, true, false},
 	}
@@ -136,4 +143,18 @@ func FuzzScan(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Transaction control the scan recognises says whether it may end the
+// transaction; savepoint operations keep it.
+func TestScanEndsTx(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"COMMIT": true, "END": true, "ROLLBACK": true, "ABORT": true, "BEGIN": true, "START TRANSACTION": true,
+		"SAVEPOINT s1": false, "RELEASE SAVEPOINT s1": false, "ROLLBACK TO SAVEPOINT s1": false,
+		"UPDATE t SET a = 1; COMMIT": true,
+	} {
+		if got := Scan(sql).EndsTx; got != want {
+			t.Errorf("Scan(%q).EndsTx = %v, want %v", sql, got, want)
+		}
+	}
 }

@@ -8,9 +8,9 @@
 //
 // Contract every dialect honours: a statement that contains any write is never
 // reported as a cacheable read, and a statement the parser cannot understand
-// is reported with Parsed=false and the conservative kind (KindUnknown unless
-// it is certainly a plain read), so that callers can invalidate more rather
-// than less.
+// is reported with Parsed=false and the conservative reading of Scan
+// (KindUnknown with AllTables even when it looks like a read: it may hide a
+// write), so that callers can invalidate more rather than less.
 package sqlparse
 
 import "strings"
@@ -113,6 +113,28 @@ type Statement struct {
 	// Pins are the rows the statement is confined to, per table (see Pin);
 	// none when the dialect cannot tell.
 	Pins []Pin `json:"pins,omitempty"`
+	// EndsTx is true when the text may commit, roll back or end the current
+	// transaction, or start a new one, so that the writes that follow may
+	// commit as they return: COMMIT, END, ROLLBACK (not ROLLBACK TO), ABORT,
+	// PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED, and in MySQL BEGIN,
+	// START TRANSACTION and every statement that commits implicitly (DDL,
+	// LOCK/UNLOCK TABLES, SET autocommit, account management, FLUSH,
+	// ANALYZE/OPTIMIZE/REPAIR/CHECK TABLE, …). Text that did not parse, and
+	// KindUnknown statements (CALL, DO, XA …), may do so too: callers must
+	// treat them alike. A dialect that cannot tell SAVEPOINT from the rest
+	// reports every transaction-control statement.
+	EndsTx bool `json:"ends_tx,omitempty"`
+	// Settings are the names (lower case) of the server settings the text
+	// assigns when it consists only of SET statements of server settings
+	// (PostgreSQL SET/RESET name, MySQL SET [SESSION|GLOBAL] name; "names"
+	// and "charset" for SET NAMES and SET CHARACTER SET), so that callers can
+	// tell settings that cannot change what a read returns from the others.
+	// Nil for any other text (user variables, SET ROLE …: not a list).
+	Settings []string `json:"settings,omitempty"`
+	// ResetsSession is true when the text is one statement that returns the
+	// session to its state at connection: settings, role, temporary tables,
+	// prepared statements (PostgreSQL DISCARD ALL).
+	ResetsSession bool `json:"resets_session,omitempty"`
 }
 
 // Parser turns SQL text into a Statement. Implementations are safe for
@@ -141,4 +163,26 @@ func NormalizeDialect(name string) string {
 		return DialectPostgres
 	}
 	return ""
+}
+
+// SystemSchema reports whether schema (lower case) holds the database's own
+// catalog in dialect rather than application data: MySQL's and MariaDB's
+// information_schema, performance_schema, mysql and sys; PostgreSQL's
+// pg_catalog, information_schema and pg_toast. Their contents change with
+// DDL and server state that no table write names, so reads of them are
+// never cacheable.
+func SystemSchema(dialect, schema string) bool {
+	switch dialect {
+	case DialectMySQL:
+		switch schema {
+		case "information_schema", "performance_schema", "mysql", "sys":
+			return true
+		}
+	case DialectPostgres:
+		switch schema {
+		case "pg_catalog", "information_schema", "pg_toast":
+			return true
+		}
+	}
+	return false
 }

@@ -37,9 +37,14 @@ type explanation struct {
 	// whole namespace); empty for statements that write nothing.
 	Invalidates []string `json:"invalidates"`
 	// TaintsSession is true for statements after which yoked stops caching
-	// reads of the connection that ran them (SET, USE, PRAGMA, ...).
-	TaintsSession bool     `json:"taints_session"`
-	Functions     []string `json:"functions"`
+	// reads of the connection that ran them (SET of a setting that changes
+	// results, USE, PRAGMA, a hand-typed BEGIN, XA, CALL, ...).
+	TaintsSession bool `json:"taints_session"`
+	// TaintsIfChanged is true for SET of settings the connection's identity
+	// is built from (SET NAMES, search_path, sql_mode, ...): they taint only
+	// when they change the identity.
+	TaintsIfChanged bool     `json:"taints_if_changed,omitempty"`
+	Functions       []string `json:"functions"`
 	// RowTags are the row tags the statement carries (a read) or
 	// invalidates with the set tag of its table (a write) instead of the
 	// table tag, when the pinned columns are the table's whole primary key
@@ -58,9 +63,9 @@ func explain(sql, dialectName string, st sqlparse.Statement) explanation {
 		Reads: tableNames(st.Reads), Writes: tableNames(st.Writes),
 		Cacheable: st.Cacheable, Reason: st.Reason,
 		ReadTags: []string{}, Invalidates: []string{},
-		TaintsSession: st.Kind == sqlparse.KindSession,
-		Functions:     append([]string{}, st.Functions...),
+		Functions: append([]string{}, st.Functions...),
 	}
+	x.TaintsSession, x.TaintsIfChanged = yoked.TaintsSession(dialectName, st)
 	if st.Kind == sqlparse.KindRead {
 		x.ReadTags = tags(st.Reads)
 		for _, t := range st.Reads {
@@ -228,8 +233,11 @@ func (x *explanation) print(w io.Writer) {
 	if len(x.RowTags) > 0 {
 		fmt.Fprintf(w, "row tags     %s (if these columns are the primary key)\n", list(x.RowTags))
 	}
-	if x.TaintsSession {
+	switch {
+	case x.TaintsSession:
 		fmt.Fprintf(w, "session      later reads of this connection are never cached\n")
+	case x.TaintsIfChanged:
+		fmt.Fprintf(w, "session      later reads of this connection are never cached if it changed the setting\n")
 	}
 }
 

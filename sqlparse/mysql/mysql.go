@@ -20,6 +20,9 @@ type Options struct {
 	// Volatile returns why a call of the built-in name (lower case) makes a
 	// read uncacheable, or "". Nil means the MySQL list.
 	Volatile func(name string, args []ast.ExprNode) string
+	// ImplicitCommits: DDL, LOCK TABLES, SET autocommit and the like commit
+	// the current transaction (MySQL and MariaDB; New sets it).
+	ImplicitCommits bool
 	// Table normalises a table name (schema and name as written, lower case).
 	// session reports a table private to the session (a temporary schema):
 	// reading or writing it taints the session. Nil keeps the name as it is.
@@ -35,7 +38,7 @@ type Parser struct {
 var _ sqlparse.Parser = (*Parser)(nil)
 
 // New returns the MySQL/MariaDB Parser.
-func New() sqlparse.Parser { return NewWithOptions(Options{}) }
+func New() sqlparse.Parser { return NewWithOptions(Options{ImplicitCommits: true}) }
 
 // NewWithOptions returns a Parser for a dialect of MySQL's grammar.
 func NewWithOptions(o Options) *Parser {

@@ -33,6 +33,9 @@ type walker struct {
 	roles    map[*ast.TableName]role
 	ddl      bool // table names outside queries are changed by the statement
 	selDepth int
+	endsTx   bool     // a statement may commit or end the transaction (see sqlparse.Statement.EndsTx)
+	settings []string // server settings assigned by SET statements
+	notSet   bool     // a statement other than a SET of server settings was seen
 }
 
 func (w *walker) raise(k sqlparse.Kind) {
@@ -67,6 +70,12 @@ func (w *walker) setRole(n *ast.TableName, r role) {
 
 // stmt classifies one top-level statement and walks it.
 func (w *walker) stmt(s ast.StmtNode) {
+	if _, ok := s.(*ast.SetStmt); !ok {
+		w.notSet = true
+	}
+	if endsTx(s, w.o.ImplicitCommits) {
+		w.endsTx = true
+	}
 	switch n := s.(type) {
 	case *ast.SelectStmt, *ast.SetOprStmt:
 		w.raise(sqlparse.KindRead)
@@ -138,6 +147,7 @@ func (w *walker) stmt(s ast.StmtNode) {
 		return
 	case *ast.SetStmt:
 		w.raise(sqlparse.KindSession)
+		w.set(n)
 	case *ast.UseStmt, *ast.LockTablesStmt, *ast.UnlockTablesStmt, *ast.PrepareStmt, *ast.DeallocateStmt,
 		*ast.SetRoleStmt, *ast.SetDefaultRoleStmt, *ast.SetPwdStmt:
 		w.raise(sqlparse.KindSession)
@@ -166,6 +176,56 @@ func (w *walker) stmt(s ast.StmtNode) {
 	}
 	s.Accept(w)
 	w.ddl = false
+}
+
+// endsTx reports a statement that commits (or may commit, or roll back)
+// the current transaction, or starts a new one. With implicit (MySQL and
+// MariaDB, not SQLite) DDL, LOCK/UNLOCK TABLES, SET autocommit, account
+// management, FLUSH and ANALYZE commit implicitly.
+func endsTx(s ast.StmtNode, implicit bool) bool {
+	switch n := s.(type) {
+	case *ast.BeginStmt, *ast.CommitStmt:
+		return true
+	case *ast.RollbackStmt:
+		return n.SavepointName == ""
+	case *ast.SelectStmt, *ast.SetOprStmt, *ast.InsertStmt, *ast.UpdateStmt, *ast.DeleteStmt, *ast.DoStmt,
+		*ast.SavepointStmt, *ast.ReleaseSavepointStmt, *ast.ShowStmt, *ast.ExplainStmt, *ast.UseStmt,
+		*ast.PrepareStmt, *ast.DeallocateStmt, *ast.SetRoleStmt, *ast.KillStmt, *ast.HelpStmt:
+		return false
+	case *ast.CreateTableStmt:
+		return implicit && n.TemporaryKeyword == ast.TemporaryNone
+	case *ast.DropTableStmt:
+		return implicit && n.TemporaryKeyword == ast.TemporaryNone
+	case *ast.SetStmt:
+		for _, v := range n.Variables {
+			if strings.EqualFold(v.Name, "autocommit") {
+				return implicit // SET autocommit = 1 commits
+			}
+		}
+		return false
+	case ast.DDLNode, *ast.LockTablesStmt, *ast.UnlockTablesStmt, *ast.AnalyzeTableStmt, *ast.FlushStmt,
+		*ast.GrantStmt, *ast.RevokeStmt, *ast.SetPwdStmt, *ast.SetDefaultRoleStmt, *ast.LoadDataStmt:
+		return implicit
+	}
+	// CALL, EXECUTE and everything else: a procedure may commit.
+	return true
+}
+
+// set records the server settings a SET assigns; a user variable or a
+// form that is not a plain assignment makes the text not a settings list.
+func (w *walker) set(n *ast.SetStmt) {
+	for _, v := range n.Variables {
+		switch {
+		case v.Name == ast.SetNames:
+			w.settings = append(w.settings, "names")
+		case v.Name == ast.SetCharset:
+			w.settings = append(w.settings, "charset")
+		case v.IsSystem && v.Name != "":
+			w.settings = append(w.settings, strings.ToLower(v.Name))
+		default:
+			w.notSet = true
+		}
+	}
 }
 
 // targets marks the tables a write changes among those of refs. When names
@@ -234,6 +294,11 @@ func (w *walker) Enter(in ast.Node) (ast.Node, bool) {
 		w.selDepth++
 		if n.LockInfo != nil && n.LockInfo.LockType != ast.SelectLockNone {
 			w.noCache("locking read")
+		}
+		if n.SelectStmtOpts != nil && n.SelectStmtOpts.CalcFoundRows {
+			// The server counts the rows for a later FOUND_ROWS(); a cached
+			// answer would leave the count of an earlier statement.
+			w.noCache("SQL_CALC_FOUND_ROWS sets FOUND_ROWS() for the session")
 		}
 		if n.SelectIntoOpt != nil {
 			if n.SelectIntoOpt.Tp == ast.SelectIntoVars {
@@ -319,6 +384,11 @@ func (w *walker) table(n *ast.TableName) {
 	if r == roleIgnore || n.Name.L == "" {
 		return
 	}
+	if sqlparse.SystemSchema(sqlparse.DialectMySQL, n.Schema.L) {
+		// The server's own catalog changes with DDL yoked does not tag
+		// (information_schema.tables after CREATE TABLE) and with state.
+		w.noCache("reads a system catalog: " + n.Schema.L)
+	}
 	t, session := w.o.Table(n.Schema.L, n.Name.L)
 	if session {
 		w.raise(sqlparse.KindSession)
@@ -353,6 +423,10 @@ func (w *walker) finish(n int) sqlparse.Statement {
 		AllTables: w.all,
 		Session:   w.session,
 		Functions: sqlparse.SortNames(w.funcs),
+		EndsTx:    w.endsTx,
+	}
+	if !w.notSet {
+		st.Settings = sqlparse.SortNames(w.settings)
 	}
 	switch {
 	case w.kind != sqlparse.KindRead:

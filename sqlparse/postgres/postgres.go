@@ -73,6 +73,10 @@ type acc struct {
 	ctes    []string // CTE names visible at the current point of the walk
 	asWrite bool     // table references found now are targets, not sources
 	session bool     // a session or transaction statement or call was seen
+	endsTx  bool     // a statement may commit or end the transaction (see sqlparse.Statement.EndsTx)
+	sets    []string // settings assigned by SET/RESET statements
+	notSet  bool     // a statement other than SET/RESET of a setting was seen
+	resets  bool     // DISCARD ALL was seen
 }
 
 func (a *acc) raise(k sqlparse.Kind) {
@@ -119,7 +123,13 @@ func (a *acc) finish(n int) sqlparse.Statement {
 		Writes:    tables(a.writes),
 		AllTables: a.all,
 		Functions: names(a.funcs),
+		Session:   a.session,
+		EndsTx:    a.endsTx,
 	}
+	if !a.notSet {
+		st.Settings = names(a.sets)
+	}
+	st.ResetsSession = a.resets && n == 1
 	switch {
 	case a.kind != sqlparse.KindRead:
 		st.Reason = kindReason[a.kind]

@@ -11,6 +11,9 @@ import (
 // stmt classifies one top-level statement (or the statement inside EXPLAIN,
 // COPY (…) or CREATE TABLE AS).
 func (a *acc) stmt(n *pg.Node) {
+	if _, ok := n.GetNode().(*pg.Node_VariableSetStmt); !ok && n.GetNode() != nil {
+		a.notSet = true
+	}
 	switch s := n.GetNode().(type) {
 	case nil:
 		// An empty statement between semicolons.
@@ -30,11 +33,29 @@ func (a *acc) stmt(n *pg.Node) {
 		case pg.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED:
 			// Commits writes made by some earlier session: not known here.
 			a.unknown(sqlparse.KindUnknown)
+			a.endsTx = true
+		case pg.TransactionStmtKind_TRANS_STMT_COMMIT, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK,
+			pg.TransactionStmtKind_TRANS_STMT_PREPARE, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED:
+			// COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION: the
+			// statements after it run in a transaction of their own.
+			a.raise(sqlparse.KindTx)
+			a.endsTx = true
 		default:
+			// BEGIN/START inside a transaction only warn; SAVEPOINT,
+			// RELEASE and ROLLBACK TO keep the transaction.
 			a.raise(sqlparse.KindTx)
 		}
 
-	case *pg.Node_VariableSetStmt, *pg.Node_DiscardStmt, *pg.Node_ListenStmt, *pg.Node_UnlistenStmt,
+	case *pg.Node_VariableSetStmt:
+		a.raise(sqlparse.KindSession)
+		a.set(s.VariableSetStmt)
+	case *pg.Node_DiscardStmt:
+		a.raise(sqlparse.KindSession)
+		if s.DiscardStmt.GetTarget() == pg.DiscardMode_DISCARD_ALL {
+			a.resets = true
+		}
+
+	case *pg.Node_ListenStmt, *pg.Node_UnlistenStmt,
 		*pg.Node_PrepareStmt, *pg.Node_DeallocateStmt, *pg.Node_ConstraintsSetStmt, *pg.Node_LoadStmt,
 		*pg.Node_DeclareCursorStmt, *pg.Node_ClosePortalStmt, *pg.Node_FetchStmt:
 		a.raise(sqlparse.KindSession)
@@ -50,7 +71,9 @@ func (a *acc) stmt(n *pg.Node) {
 		a.raise(sqlparse.KindOther)
 
 	case *pg.Node_CallStmt, *pg.Node_DoStmt, *pg.Node_ExecuteStmt:
+		// Procedures and DO blocks may COMMIT and ROLLBACK.
 		a.unknown(sqlparse.KindUnknown)
+		a.endsTx = true
 		a.walkNode(n)
 
 	case *pg.Node_CreateStmt:
@@ -104,6 +127,21 @@ func (a *acc) stmt(n *pg.Node) {
 		a.walkNode(n)
 		a.asWrite = prev
 	}
+}
+
+// set records the setting a SET, SET … TO DEFAULT, SET … FROM CURRENT or
+// RESET assigns; SET TRANSACTION, SET SESSION CHARACTERISTICS and RESET ALL
+// are not one named setting.
+func (a *acc) set(v *pg.VariableSetStmt) {
+	switch v.GetKind() {
+	case pg.VariableSetKind_VAR_SET_VALUE, pg.VariableSetKind_VAR_SET_DEFAULT,
+		pg.VariableSetKind_VAR_SET_CURRENT, pg.VariableSetKind_VAR_RESET:
+		if v.GetName() != "" {
+			a.sets = append(a.sets, strings.ToLower(v.GetName()))
+			return
+		}
+	}
+	a.notSet = true
 }
 
 func rel(rv *pg.RangeVar) sqlparse.Table {

@@ -65,6 +65,12 @@ func (a *acc) walk(m protoreflect.Message) {
 	case *pg.A_Const:
 		a.constant(x)
 		return
+	case *pg.TypeCast:
+		if t := regType(x.GetTypeName()); t != "" {
+			// 'users'::regclass is an oid looked up in the catalog: it
+			// changes with DROP and CREATE.
+			a.noCache("reads the catalog: ::" + t)
+		}
 	case *pg.RangeTableSample:
 		a.noCache("TABLESAMPLE returns a random sample")
 	case *pg.LockingClause:
@@ -158,8 +164,12 @@ func (a *acc) rangeVar(rv *pg.RangeVar) {
 		return
 	}
 	switch {
-	case t.Schema == "pg_catalog" || t.Schema == "information_schema" || t.Schema == "pg_toast",
+	case sqlparse.SystemSchema(sqlparse.DialectPostgres, t.Schema),
 		t.Schema == "" && strings.HasPrefix(t.Name, "pg_"):
+		// Every relation of pg_catalog is named pg_…, and pg_catalog is
+		// searched first whatever search_path says. (information_schema
+		// reached through search_path is the driver's business: it knows
+		// the connection's search_path.)
 		a.noCache("reads a system catalog")
 	case strings.HasPrefix(t.Schema, "pg_temp"):
 		a.noCache("reads a temporary table")
@@ -304,4 +314,22 @@ func (a *acc) constant(c *pg.A_Const) {
 	case "now", "today", "tomorrow", "yesterday":
 		a.noCache("time-relative literal '" + s.GetSval() + "'")
 	}
+}
+
+// regType returns the name of an object-identifier type (regclass,
+// regproc, …) that a cast looks up in the catalog, or "".
+func regType(t *pg.TypeName) string {
+	if t == nil || len(t.GetNames()) == 0 {
+		return ""
+	}
+	s, ok := t.GetNames()[len(t.GetNames())-1].GetNode().(*pg.Node_String_)
+	if !ok {
+		return ""
+	}
+	switch n := strings.ToLower(s.String_.GetSval()); n {
+	case "regclass", "regtype", "regproc", "regprocedure", "regoper", "regoperator", "regnamespace",
+		"regrole", "regconfig", "regdictionary", "regcollation":
+		return n
+	}
+	return ""
 }
