@@ -122,6 +122,7 @@ func TestE2EHarmlessSessionStatementsKeepCaching(t *testing.T) {
 func (b backend) openConn(t *testing.T) (*e2e, *sql.Conn, string) {
 	t.Helper()
 	e := b.open(t)
+	e.ready(e.db)
 	conn, err := e.db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
