@@ -130,10 +130,12 @@ func TestFailOpenWithoutStalls(t *testing.T) {
 			}
 			t.Logf("%s: first 20 ops median %v max %v; later ops median %v (raw SQLite %v, added %v); worst %v",
 				c.name, med(first), slices.Max(first), med(later), med(base), med(later)-med(base), worst)
-			if worst > 4*timeout+200*time.Millisecond {
+			// Loose, for a loaded machine under the race detector; the stalls
+			// this guards against were about 1s each.
+			if worst > 15*timeout {
 				t.Errorf("an operation took %v with a store timeout of %v", worst, timeout)
 			}
-			if added := med(later) - med(base); added > 5*time.Millisecond {
+			if added := med(later) - med(base); added > 10*time.Millisecond {
 				t.Errorf("with the breaker open yoked adds %v per operation (median)", added)
 			}
 		})
