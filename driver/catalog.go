@@ -313,8 +313,16 @@ func (s *schema) load(ctx context.Context, q catalog.Querier, bump bool) {
 	if i := slices.Index(st.Tags, tag); err == nil && i >= 0 {
 		epoch = st.Versions[i]
 	} else {
-		s.fail(fmt.Errorf("reading the schema epoch from the store: %w", err), ctx.Err() != nil)
-		return
+		// The store cannot say now (down, or a write of everything in
+		// flight): the catalog is used with an unknown epoch — writes trust
+		// it, reads are not stored — and read again soon to learn it.
+		s.log.Debug("yoked: schema epoch unknown; catalog read again soon", "err", err)
+		defer func() {
+			s.mu.Lock()
+			s.retryAt = time.Now().Add(catalogRetryMin)
+			s.mu.Unlock()
+			s.due.Store(true)
+		}()
 	}
 	cat, err := catalog.Load(ctx, s.dialect, q, s.parser, s.deps)
 	if err != nil && ctx.Err() == nil {
@@ -336,10 +344,13 @@ func (s *schema) fail(err error, cancelled bool) {
 	s.err = err
 	if cancelled {
 		s.backoff = 0
+		s.retryAt = time.Now().Add(catalogRetryMin)
 	} else {
 		s.backoff = min(max(2*s.backoff, catalogRetryMin), catalogRetryMax)
 	}
-	s.retryAt = time.Now().Add(s.backoff)
+	if !cancelled {
+		s.retryAt = time.Now().Add(s.backoff)
+	}
 	seq := s.seq
 	s.mu.Unlock()
 	s.install(seq, &schemaState{cat: catalog.Failed()})
@@ -370,6 +381,14 @@ func (s *schema) fresh(ctx context.Context, c *connector, bc driver.Conn, st *sc
 	if st == nil || st != s.state.Load() || st.cat.IsFailed() {
 		return false
 	}
+	if st.epoch == 0 {
+		return true // unknown until the next read of the catalog (see load)
+	}
+	if s.cache.inv.Pending() > 0 {
+		// The store is failing (an invalidation waits for a retry): do not
+		// wait for it again; the write invalidates everything instead.
+		return false
+	}
 	stamp, err := s.cache.store.Stamp(ctx, []string{st.epochTag})
 	if err != nil {
 		return false
@@ -382,6 +401,10 @@ func (s *schema) fresh(ctx context.Context, c *connector, bc driver.Conn, st *sc
 // read under. When the epoch moved, the catalog is read again.
 func (s *schema) stampFresh(ctx context.Context, c *connector, bc driver.Conn, stamp tagstore.Stamp, st *schemaState) bool {
 	if st == nil || st != s.state.Load() || st.cat.IsFailed() {
+		return false
+	}
+	if st.epoch == 0 {
+		s.ensure(ctx, c, bc) // learn the epoch; store nothing meanwhile
 		return false
 	}
 	if i := slices.Index(stamp.Tags, st.epochTag); i >= 0 && stamp.Versions[i] == st.epoch {
