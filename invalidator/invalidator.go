@@ -51,8 +51,14 @@ type Invalidator struct {
 	npending atomic.Int64 // fast path for Blocked
 	tryMu    sync.Mutex   // one attempt at the pending work at a time
 	mu       sync.Mutex
-	pending  map[string]struct{}
-	all      bool                 // an InvalidateAll is pending
+	// pending maps each tag waiting for a retry to the generation in which
+	// it was last added; allGen is that of a pending InvalidateAll (0: none).
+	// An attempt clears only what it covered: a tag added again while the
+	// attempt ran (a later write, whose commit the attempt may have preceded)
+	// stays pending.
+	pending  map[string]uint64
+	allGen   uint64
+	gen      uint64
 	marks    []tagstore.WriteMark // write marks whose end failed
 	retrying bool
 	closed   bool
@@ -79,7 +85,7 @@ func New(store Store, opt Options) *Invalidator {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Invalidator{store: store, opt: opt, pending: map[string]struct{}{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &Invalidator{store: store, opt: opt, pending: map[string]uint64{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // Invalidate makes a write to tags (or, with all, to everything) visible.
@@ -117,7 +123,7 @@ func (i *Invalidator) Blocked(tags []string) bool {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if i.all {
+	if i.allGen != 0 {
 		return true
 	}
 	for _, t := range tags {
@@ -135,13 +141,14 @@ func (i *Invalidator) Pending() int { return int(i.npending.Load()) }
 func (i *Invalidator) addPending(tags []string, all bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	i.gen++
 	if all {
-		i.all = true
+		i.allGen = i.gen
 	}
 	for _, t := range tags {
-		i.pending[t] = struct{}{}
+		i.pending[t] = i.gen
 	}
-	i.npending.Store(int64(len(i.pending)) + b2i(i.all))
+	i.npending.Store(int64(len(i.pending)) + b2i(i.allGen != 0))
 	if !i.retrying && !i.closed {
 		i.retrying = true
 		go i.retryLoop()
@@ -187,10 +194,13 @@ func (i *Invalidator) attemptPending(ctx context.Context, loop bool) (stop bool,
 	defer i.tryMu.Unlock()
 	i.mu.Lock()
 	tags := make([]string, 0, len(i.pending))
-	for t := range i.pending {
+	gens := make([]uint64, 0, len(i.pending))
+	for t, g := range i.pending {
 		tags = append(tags, t)
+		gens = append(gens, g)
 	}
-	all := i.all
+	allGen := i.allGen
+	all := allGen != 0
 	marks := i.marks
 	i.mu.Unlock()
 	ended := 0
@@ -215,14 +225,16 @@ func (i *Invalidator) attemptPending(ctx context.Context, loop bool) (stop bool,
 	if err != nil {
 		return false, err
 	}
-	// Tags added while we were trying stay pending for the next round.
-	for _, t := range tags {
-		delete(i.pending, t)
+	// Tags added (again) while we were trying stay pending for the next round.
+	for k, t := range tags {
+		if i.pending[t] == gens[k] {
+			delete(i.pending, t)
+		}
 	}
-	if all {
-		i.all = false
+	if all && i.allGen == allGen {
+		i.allGen = 0
 	}
-	i.npending.Store(int64(len(i.pending)) + b2i(i.all))
+	i.npending.Store(int64(len(i.pending)) + b2i(i.allGen != 0))
 	if loop && i.npending.Load() == 0 && len(i.marks) == 0 {
 		i.retrying = false
 		return true, nil

@@ -217,3 +217,66 @@ func TestRetriesIgnoreBreaker(t *testing.T) {
 		t.Fatalf("calls ignoring the breaker: %v, want [false true]", s.ignored)
 	}
 }
+
+// gateStore fails its first call, holds its second (the first retry) until
+// released, and fails every call after that.
+type gateStore struct {
+	mu      sync.Mutex
+	calls   int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *gateStore) InvalidateTags(context.Context, ...string) error {
+	s.mu.Lock()
+	s.calls++
+	n := s.calls
+	s.mu.Unlock()
+	if n == 2 {
+		close(s.entered)
+		<-s.release
+		return nil
+	}
+	return errDown
+}
+
+func (s *gateStore) InvalidateAll(ctx context.Context) error { return s.InvalidateTags(ctx) }
+
+func (s *gateStore) n() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// A tag added again while a retry of it is running belongs to a later write,
+// which may have committed after the retry's version bump: the retry must not
+// clear it. Before the fix it did, the read bypass ended, and other processes
+// could serve entries filled between the bump and that later commit.
+func TestRetryKeepsTagsAddedDuringIt(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		s := &gateStore{entered: make(chan struct{}), release: make(chan struct{})}
+		inv := invalidator.New(s, fast())
+		inv.Invalidate(context.Background(), []string{"table:a"}, all) // call 1 fails: pending
+		select {
+		case <-s.entered: // call 2, the first retry, is running
+		case <-time.After(5 * time.Second):
+			t.Fatal("no retry")
+		}
+		inv.Invalidate(context.Background(), []string{"table:a"}, all) // call 3 fails: pending again
+		close(s.release)
+		deadline := time.Now().Add(5 * time.Second)
+		for s.n() < 4 { // the loop goes on only while something is still pending
+			if !inv.Blocked([]string{"table:a"}) {
+				t.Fatalf("all=%v: the retry cleared a tag added again while it ran", all)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("all=%v: no further retry", all)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if !inv.Blocked([]string{"table:a"}) {
+			t.Fatalf("all=%v: tag unblocked while its last invalidation never reached the store", all)
+		}
+		inv.Close()
+	}
+}
