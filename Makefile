@@ -4,15 +4,23 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test vet fmt-check tidy-check demo
+.PHONY: test vet lint fmt-check tidy-check demo
 
-## test: format, module tidiness and vet checks, then every test once with the race detector
-test: fmt-check tidy-check vet
+# staticcheck runs by version through `go run`, so it is not a requirement of
+# go.mod (which stays what `go mod tidy` writes); the build cache keeps it.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+## test: format, module tidiness, vet and staticcheck, then every test once with the race detector (the tests include CGO_ENABLED=0 builds of pgx, mysql and modernc.org/sqlite programs, internal/cgofree)
+test: fmt-check tidy-check vet lint
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 ## vet: go vet on every package
 vet:
 	$(GO) vet ./...
+
+## lint: staticcheck with its default checks on every package (deliberate exceptions are //lint:ignore lines that say why)
+lint:
+	$(STATICCHECK) ./...
 
 ## fmt-check: fail if gofmt would change a tracked Go file
 fmt-check:

@@ -122,8 +122,6 @@ const (
 	skipValueType  = "value_type"
 )
 
-var skipReasons = []string{skipTx, skipTainted, skipContext, skipNotCached, skipArgs, skipBlocked, skipStore, skipInFlight, skipTooLarge, skipIncomplete, skipValueType, skipUnscoped, skipUnidentified, skipFeedLag, skipCatalogLoading, skipCatalogFailed, skipSystemCatalog}
-
 type counters struct {
 	hits, misses, stores, invalidations atomic.Uint64
 	skips                               sync.Map // reason -> *atomic.Uint64

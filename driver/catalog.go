@@ -495,7 +495,8 @@ func baseQuery(ctx context.Context, bc driver.Conn, q string) (out [][]string, e
 			return nil, err
 		}
 		defer st.Close()
-		rows, err = st.Query(nil) //nolint:staticcheck // the base may offer nothing newer
+		//lint:ignore SA1019 the base statement may offer nothing newer
+		rows, err = st.Query(nil)
 	}
 	if err != nil {
 		return nil, err

@@ -77,6 +77,8 @@ type Config struct {
 	// between processes (Redis), see WithRowTags. Processes with it on and
 	// off may share a store.
 	RowTags *bool
+	// Observer sees read decisions and invalidations (WithObserver); nil: none.
+	Observer Observer
 }
 
 // ErrConfig wraps every configuration error.

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 a wrapper offers and calls the legacy Execer, Queryer and Begin exactly when the base driver has them
+
 package driver
 
 import (
@@ -33,10 +35,9 @@ var (
 )
 
 var (
-	errNamedParams    = errors.New("sql: driver does not support the use of Named Parameters")
-	errIsolation      = errors.New("sql: driver does not support non-default isolation level")
-	errReadOnlyTx     = errors.New("sql: driver does not support read-only transactions")
-	errNotImplemented = errors.New("yoked: base connection does not implement this method")
+	errNamedParams = errors.New("sql: driver does not support the use of Named Parameters")
+	errIsolation   = errors.New("sql: driver does not support non-default isolation level")
+	errReadOnlyTx  = errors.New("sql: driver does not support read-only transactions")
 )
 
 // conn wraps one base connection. database/sql uses a connection from one
@@ -278,7 +279,7 @@ func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, 
 	if err != nil {
 		return nil, err
 	}
-	t := &tx{base: bt, cn: cn, itx: cn.c.cache.inv.Begin()}
+	t := &tx{base: bt, cn: cn, itx: cn.c.cache.inv.Begin(), ctx: ctx}
 	cn.tx = t
 	return t, nil
 }

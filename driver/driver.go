@@ -19,7 +19,7 @@ var (
 const Prefix = "yoked+"
 
 func init() {
-	for _, base := range []string{"sqlite3", "postgres", "pgx", "pgx/v5", "mysql"} {
+	for _, base := range []string{"sqlite3", "sqlite", "postgres", "pgx", "pgx/v5", "mysql"} {
 		sql.Register(Prefix+base, &Driver{baseName: base})
 	}
 }
@@ -120,6 +120,8 @@ func importHint(base string) string {
 	switch base {
 	case "sqlite3":
 		return "github.com/mattn/go-sqlite3"
+	case "sqlite":
+		return "modernc.org/sqlite"
 	case "postgres":
 		return "github.com/lib/pq"
 	case "pgx", "pgx/v5":

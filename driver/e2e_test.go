@@ -16,6 +16,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/lib/pq"
 	"github.com/mattn/go-sqlite3"
+	modernc "modernc.org/sqlite"
 
 	yoked "github.com/yokedcache/yoked/driver"
 	"github.com/yokedcache/yoked/internal/testenv"
@@ -44,19 +45,12 @@ func sqliteFresh(t testing.TB) string {
 	return "file:" + filepath.Join(t.TempDir(), "e2e.db") + "?_busy_timeout=5000&_journal_mode=WAL&_foreign_keys=1"
 }
 
+func moderncFresh(t testing.TB) string {
+	return "file:" + filepath.Join(t.TempDir(), "e2e.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"
+}
+
 var backends = []backend{
-	{
-		name: "sqlite3", dialect: "sqlite", fresh: sqliteFresh,
-		schema: []string{
-			`CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, active BOOLEAN, created DATETIME)`,
-			`CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, total INTEGER)`,
-			`CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, note TEXT)`,
-		},
-		upsert:    `INSERT INTO users (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name RETURNING name`,
-		truncate:  `DELETE FROM orders`,
-		addColumn: `ALTER TABLE users ADD COLUMN nick TEXT`,
-		baseErr:   func(err error) bool { var e sqlite3.Error; return errors.As(err, &e) },
-	},
+	sqliteBackend("sqlite3", sqliteFresh, func(err error) bool { var e sqlite3.Error; return errors.As(err, &e) }),
 	pgBackend("postgres", func(err error) bool { var e *pq.Error; return errors.As(err, &e) }),
 	pgBackend("pgx", func(err error) bool { var e *pgconn.PgError; return errors.As(err, &e) }),
 	{
@@ -71,6 +65,24 @@ var backends = []backend{
 		addColumn: `ALTER TABLE users ADD COLUMN nick VARCHAR(20)`,
 		baseErr:   func(err error) bool { var e *mysql.MySQLError; return errors.As(err, &e) },
 	},
+	// modernc.org/sqlite: SQLite in pure Go, registered as "sqlite".
+	sqliteBackend("sqlite", moderncFresh, func(err error) bool { var e *modernc.Error; return errors.As(err, &e) }),
+}
+
+// sqliteBackend is SQLite through the base driver registered as name.
+func sqliteBackend(name string, fresh func(testing.TB) string, baseErr func(error) bool) backend {
+	return backend{
+		name: name, dialect: "sqlite", fresh: fresh,
+		schema: []string{
+			`CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, active BOOLEAN, created DATETIME)`,
+			`CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, total INTEGER)`,
+			`CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, note TEXT)`,
+		},
+		upsert:    `INSERT INTO users (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name RETURNING name`,
+		truncate:  `DELETE FROM orders`,
+		addColumn: `ALTER TABLE users ADD COLUMN nick TEXT`,
+		baseErr:   baseErr,
+	}
 }
 
 // pgBackend is PostgreSQL through the base driver registered as name.

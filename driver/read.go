@@ -20,7 +20,7 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 		cn.checkSession(ctx)
 	}
 	if reason := cn.bypassReason(ctx, p); reason != "" {
-		stats.skip(reason)
+		cn.bypass(ctx, p, reason, p.lookupTags)
 		return run()
 	}
 	o := optsFrom(ctx)
@@ -43,11 +43,11 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 	kb, ok := appendKey(cn.keyBuf[:0], cn.identity, scope, query, args)
 	cn.keyBuf = kb
 	if !ok {
-		stats.skip(skipArgs)
+		cn.bypass(ctx, p, skipArgs, tags)
 		return run()
 	}
 	if c.cache.inv.Blocked(tags) {
-		stats.skip(skipBlocked)
+		cn.bypass(ctx, p, skipBlocked, tags)
 		return run()
 	}
 	key := string(kb)
@@ -62,7 +62,7 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 	} else if o != nil && o.refresh {
 		st, err := store.Stamp(ctx, tags)
 		if err != nil {
-			stats.skip(skipStore)
+			cn.bypass(ctx, p, skipStore, tags)
 			return run()
 		}
 		stamp = st
@@ -70,9 +70,9 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 		v, hit, st, err := store.Lookup(ctx, key, tags)
 		if err != nil {
 			if errors.Is(err, tagstore.ErrInFlight) {
-				stats.skip(skipInFlight)
+				cn.bypass(ctx, p, skipInFlight, tags)
 			} else {
-				stats.skip(skipStore)
+				cn.bypass(ctx, p, skipStore, tags)
 			}
 			return run()
 		}
@@ -82,17 +82,20 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 				for _, tc := range p.tables {
 					tc.hits.Add(1)
 				}
+				if obs := c.cfg.Observer; obs != nil {
+					obs.Read(ctx, ReadEvent{Outcome: Hit, Tags: tags})
+				}
 				return &cachedRows{res: res}, nil
 			}
 			// A foreign value under our key: never serve it.
-			stats.skip(skipStore)
+			cn.bypass(ctx, p, skipStore, tags)
 			return run()
 		}
 		stamp = st
 	}
 	if sch := cn.sch; sch != nil && !sch.stampFresh(ctx, c, cn.base, stamp, p.state) {
 		// Planned with a catalog older than the schema the stamp is of.
-		stats.skip(skipCatalogLoading)
+		cn.bypass(ctx, p, skipCatalogLoading, tags)
 		return run()
 	}
 	cn.skipped = nil
@@ -105,6 +108,9 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 	stats.misses.Add(1)
 	for _, tc := range p.tables {
 		tc.misses.Add(1)
+	}
+	if obs := c.cfg.Observer; obs != nil {
+		obs.Read(ctx, ReadEvent{Outcome: Miss, Tags: tags})
 	}
 	if err != nil {
 		return rows, err
@@ -122,6 +128,19 @@ func (cn *conn) read(ctx context.Context, p *plan, query string, args []driver.N
 type skippedRead struct {
 	key   string
 	stamp tagstore.Stamp
+}
+
+// bypass counts a read that goes to the database without the cache, and
+// tells the Observer.
+func (cn *conn) bypass(ctx context.Context, p *plan, reason string, tags []string) {
+	cn.c.cache.stats.skip(reason)
+	if obs := cn.c.cfg.Observer; obs != nil {
+		ev := ReadEvent{Outcome: Bypass, Reason: reason, Tags: tags}
+		if reason == skipNotCached {
+			ev.Detail = p.stmt.Reason
+		}
+		obs.Read(ctx, ev)
+	}
 }
 
 // bypassReason says why a read must not use the cache, or "" when it may.
@@ -173,4 +192,7 @@ func (c *connector) invalidate(ctx context.Context, tags []string, all bool) {
 	}
 	c.cache.stats.invalidated(tags)
 	c.cache.inv.Invalidate(ctx, tags, all)
+	if obs := c.cfg.Observer; obs != nil {
+		obs.Invalidate(ctx, tags, all)
+	}
 }

@@ -20,7 +20,7 @@ type result struct {
 // ColumnTypes exactly as a live query would. Each has* flag records whether
 // the base rows implemented that interface at all.
 type colType struct {
-	scanType    reflect.Type // nil when the base does not implement RowsColumnTypeScanType
+	scanType    reflect.Type // any when the base does not implement RowsColumnTypeScanType; nil when it reported nil
 	dbType      string
 	hasDBType   bool
 	length      int64

@@ -99,8 +99,11 @@ func (r *fwdRows) colTypes(n int) []colType {
 	_, hasPS := r.base.(driver.RowsColumnTypePrecisionScale)
 	for i := range ts {
 		t := &ts[i]
+		// A base's nil is kept (modernc.org/sqlite reports nil for a NULL
+		// column); a base without the method reads as any, as database/sql
+		// reports it.
+		t.scanType = r.ColumnTypeScanType(i)
 		if hasScan {
-			t.scanType = r.ColumnTypeScanType(i)
 			registerScanType(t.scanType) // so results from other processes decode here
 		}
 		t.hasDBType, t.hasLength, t.hasNullable, t.hasPS = hasDB, hasLen, hasNull, hasPS
@@ -153,12 +156,7 @@ func (r *cachedRows) Next(dest []driver.Value) error {
 func (r *cachedRows) HasNextResultSet() bool { return false }
 func (r *cachedRows) NextResultSet() error   { return io.EOF }
 
-func (r *cachedRows) ColumnTypeScanType(i int) reflect.Type {
-	if t := r.res.types[i].scanType; t != nil {
-		return t
-	}
-	return anyType
-}
+func (r *cachedRows) ColumnTypeScanType(i int) reflect.Type { return r.res.types[i].scanType }
 
 func (r *cachedRows) ColumnTypeDatabaseTypeName(i int) string { return r.res.types[i].dbType }
 
@@ -190,6 +188,7 @@ type recRows struct {
 	ttl   time.Duration
 
 	cols   []string
+	types  []colType // as the base reports them before the first Next
 	rows   [][]driver.Value
 	size   int
 	done   bool // stored, abandoned or finished: record nothing more
@@ -197,7 +196,11 @@ type recRows struct {
 }
 
 func newRecRows(base driver.Rows, c *connector, key string, stamp tagstore.Stamp, ttl time.Duration) *recRows {
-	return &recRows{fwdRows: fwd(base), c: c, key: key, stamp: stamp, ttl: ttl, cols: base.Columns()}
+	r := &recRows{fwdRows: fwd(base), c: c, key: key, stamp: stamp, ttl: ttl, cols: base.Columns()}
+	// Recorded now, where an application reads them: a base whose types
+	// follow the current row (modernc.org/sqlite) has none left at io.EOF.
+	r.types = r.colTypes(len(r.cols))
+	return r
 }
 
 func (r *recRows) Next(dest []driver.Value) error {
@@ -266,7 +269,7 @@ func (r *recRows) finish() {
 		return
 	}
 	cols := append([]string(nil), r.cols...)
-	res := &result{cols: cols, types: r.colTypes(len(cols)), rows: r.rows, size: r.size + 64*len(cols) + len(r.key)}
+	res := &result{cols: cols, types: r.types, rows: r.rows, size: r.size + 64*len(cols) + len(r.key)}
 	r.rows = nil
 	r.c.store(r.key, res, r.stamp, r.ttl)
 }

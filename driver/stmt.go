@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 a wrapper forwards the legacy ColumnConverter and Stmt.Exec/Query of base drivers that have only those
+
 package driver
 
 import (

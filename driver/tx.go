@@ -18,6 +18,7 @@ type tx struct {
 	base driver.Tx
 	cn   *conn
 	itx  *invalidator.Tx
+	ctx  context.Context // BeginTx's, for the Observer at Commit
 }
 
 func (t *tx) Commit() error {
@@ -46,6 +47,7 @@ func (t *tx) Commit() error {
 	// may still have committed.
 	if dirty {
 		t.cn.c.cache.stats.invalidated(tags)
+		t.observe(t.ctx, tags)
 	}
 	w.Done(ctx)
 	if s := t.cn.sch; dirty && s != nil && !s.fresh(ctx, t.cn.c, t.cn.base, s.current()) {
@@ -71,7 +73,16 @@ func (t *tx) Rollback() error {
 // inside it; the tags stay collected for the real Commit.
 func (t *tx) flush(ctx context.Context) {
 	if t.itx.Dirty() {
-		t.cn.c.cache.stats.invalidated(t.itx.Tags())
+		tags := t.itx.Tags()
+		t.cn.c.cache.stats.invalidated(tags)
+		t.observe(ctx, tags)
 	}
 	t.itx.Flush(ctx)
+}
+
+// observe tells the Observer, if any, what the transaction invalidates.
+func (t *tx) observe(ctx context.Context, tags []string) {
+	if obs := t.cn.c.cfg.Observer; obs != nil {
+		obs.Invalidate(ctx, tags, t.itx.All())
+	}
 }

@@ -423,6 +423,10 @@ func (t *Tx) Tags() []string {
 	return tags
 }
 
+// All reports whether the transaction wrote something that invalidates
+// every tag.
+func (t *Tx) All() bool { return t.all }
+
 // Dirty reports whether the transaction has written anything so far.
 func (t *Tx) Dirty() bool { return t.all || len(t.tags) > 0 }
 

@@ -1,15 +1,19 @@
-package dialect
+package dialect_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/yokedcache/yoked/sqlparse"
+	"github.com/yokedcache/yoked/sqlparse/dialect"
+	_ "github.com/yokedcache/yoked/sqlparse/mysql"
+	_ "github.com/yokedcache/yoked/sqlparse/postgres"
+	_ "github.com/yokedcache/yoked/sqlparse/sqlite"
 )
 
 func TestFor(t *testing.T) {
 	for _, name := range []string{"sqlite3", "SQLite", "mysql", "mariadb", "postgres", "pgx", "postgresql"} {
-		p, err := For(name)
+		p, err := dialect.For(name)
 		if err != nil || p == nil {
 			t.Fatalf("For(%q) = %v, %v", name, p, err)
 		}
@@ -25,9 +29,22 @@ func TestFor(t *testing.T) {
 			t.Errorf("For(%q).Parse(select; delete) = %+v", name, st)
 		}
 	}
-	_, err := For("oracle")
+	_, err := dialect.For("oracle")
 	if err == nil || !strings.Contains(err.Error(), "oracle") || !strings.Contains(err.Error(), "sqlite") {
 		t.Errorf("For(oracle) error = %v", err)
+	}
+}
+
+func TestRegisterRefusesNonDialect(t *testing.T) {
+	for _, name := range []string{"oracle", "pgx", ""} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Register(%q) did not panic", name)
+				}
+			}()
+			dialect.Register(name, nil)
+		}()
 	}
 }
 

@@ -25,7 +25,7 @@ func (parser) Parse(sql string) (st sqlparse.Statement) {
 			st = fallback(sql)
 		}
 	}()
-	tree, err := pg.Parse(sql)
+	tree, err := parseTree(sql)
 	if err != nil || tree == nil {
 		return fallback(sql)
 	}
