@@ -462,6 +462,7 @@ func (cn *conn) after(ctx context.Context, p *plan, tags []string, w *invalidato
 			// The announced write covers the plan's own tags only.
 			cn.c.cache.stats.invalidated(p.writeTags)
 			w.Done(ctx)
+			cn.c.observeInvalidate(ctx, p.writeTags, false)
 			w = nil
 		}
 	}
@@ -487,6 +488,7 @@ func (cn *conn) after(ctx context.Context, p *plan, tags []string, w *invalidato
 	case w != nil:
 		cn.c.cache.stats.invalidated(tags)
 		w.Done(ctx)
+		cn.c.observeInvalidate(ctx, p.writeTags, p.writeAll)
 	case write:
 		cn.c.invalidate(ctx, tags, p.writeAll)
 	}

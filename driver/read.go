@@ -192,6 +192,11 @@ func (c *connector) invalidate(ctx context.Context, tags []string, all bool) {
 	}
 	c.cache.stats.invalidated(tags)
 	c.cache.inv.Invalidate(ctx, tags, all)
+	c.observeInvalidate(ctx, tags, all)
+}
+
+// observeInvalidate tells the Observer, if any, what a write invalidated.
+func (c *connector) observeInvalidate(ctx context.Context, tags []string, all bool) {
 	if obs := c.cfg.Observer; obs != nil {
 		obs.Invalidate(ctx, tags, all)
 	}

@@ -82,7 +82,5 @@ func (t *tx) flush(ctx context.Context) {
 
 // observe tells the Observer, if any, what the transaction invalidates.
 func (t *tx) observe(ctx context.Context, tags []string) {
-	if obs := t.cn.c.cfg.Observer; obs != nil {
-		obs.Invalidate(ctx, tags, t.itx.All())
-	}
+	t.cn.c.observeInvalidate(ctx, tags, t.itx.All())
 }

@@ -1,6 +1,7 @@
 package cgofree
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -28,6 +29,10 @@ func Story(db *sql.DB, ph func(n int) string) error {
 		}
 	}
 	defer db.Exec(`DROP TABLE yoked_story`)
+	// Reads bypass the cache until the schema catalog has been read.
+	if err := yoked.WaitCatalog(context.Background(), db); err != nil {
+		return fmt.Errorf("schema catalog: %w", err)
+	}
 	read := `SELECT name FROM yoked_story WHERE id = ` + ph(1)
 	step := func(what, want string, hit bool) error {
 		before := cache.Stats()

@@ -47,6 +47,7 @@ var knownPackages = map[string]string{
 	"redisstore": "github.com/yokedcache/yoked/tagstore/redisstore",
 	"tagstore":   "github.com/yokedcache/yoked/tagstore",
 	"prom":       "github.com/yokedcache/yoked/metrics/prom",
+	"otelyoked":  "github.com/yokedcache/yoked/otelyoked",
 	"prometheus": "github.com/prometheus/client_golang/prometheus",
 	"stdlib":     "github.com/jackc/pgx/v5/stdlib",
 	"pgx":        "github.com/jackc/pgx/v5",
