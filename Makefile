@@ -4,15 +4,19 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test vet lint fmt-check tidy-check demo
+.PHONY: test vet lint nocgo-parse fmt-check tidy-check demo
 
 # staticcheck runs by version through `go run`, so it is not a requirement of
 # go.mod (which stays what `go mod tidy` writes); the build cache keeps it.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 ## test: format, module tidiness, vet and staticcheck, then every test once with the race detector (the tests include CGO_ENABLED=0 builds of pgx, mysql and modernc.org/sqlite programs, internal/cgofree)
-test: fmt-check tidy-check vet lint
+test: fmt-check tidy-check vet lint nocgo-parse
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+## nocgo-parse: the PostgreSQL parser's tests (golden cases, invariants) on its WebAssembly build, as CGO_ENABLED=0 programs get it
+nocgo-parse:
+	CGO_ENABLED=0 $(GO) test -count=1 ./sqlparse/postgres ./sqlparse/dialect
 
 ## vet: go vet on every package
 vet:

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 these tests check that the legacy Execer and Queryer of a base driver are offered through yoked
+
 package driver_test
 
 import (

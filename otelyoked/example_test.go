@@ -56,7 +56,7 @@ func Example_otelsqlAroundYoked() {
 	for _, s := range exp.GetSpans() {
 		for _, kv := range s.Attributes {
 			if kv.Key == otelyoked.OutcomeKey {
-				fmt.Println(s.Name, kv.Value.Emit())
+				fmt.Println(s.Name, kv.Value.String())
 			}
 		}
 	}
@@ -86,7 +86,7 @@ func Example_yokedAroundOtelsql() {
 	for _, s := range exp.GetSpans() {
 		if s.Name == "request" {
 			for _, ev := range s.Events {
-				fmt.Println(s.Name, ev.Name, ev.Attributes[0].Value.Emit())
+				fmt.Println(s.Name, ev.Name, ev.Attributes[0].Value.String())
 			}
 		} else if s.Parent.IsValid() && s.Name == "sql.conn.query" {
 			fmt.Println(s.Name)

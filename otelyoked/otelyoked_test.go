@@ -89,7 +89,7 @@ func tracer() (*tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
 func attrs(kvs []attribute.KeyValue) map[attribute.Key]string {
 	m := map[attribute.Key]string{}
 	for _, kv := range kvs {
-		m[kv.Key] = kv.Value.Emit()
+		m[kv.Key] = kv.Value.String()
 	}
 	return m
 }
@@ -268,7 +268,7 @@ func (f frozen) Stats() yoked.Stats { return f.s }
 func series(name string, kv []attribute.KeyValue) string {
 	var parts []string
 	for _, a := range kv {
-		parts = append(parts, string(a.Key)+"="+a.Value.Emit())
+		parts = append(parts, string(a.Key)+"="+a.Value.String())
 	}
 	slices.Sort(parts)
 	return name + "{" + strings.Join(parts, ",") + "}"

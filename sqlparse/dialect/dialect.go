@@ -37,6 +37,10 @@ func Register(name string, p sqlparse.Parser) {
 	mu.Unlock()
 }
 
+// warmer is a Parser with a start-up cost (PostgreSQL's WebAssembly
+// build) that it can pay in the background; For starts it.
+type warmer interface{ Warm() }
+
 // For returns the Parser of the dialect called name; name may be any alias
 // sqlparse.NormalizeDialect knows (sqlite3, postgresql, pgx, mariadb, …).
 // The Parser is safe for concurrent use. An unknown name, or a dialect whose
@@ -52,6 +56,9 @@ func For(name string) (sqlparse.Parser, error) {
 	mu.RUnlock()
 	if p == nil {
 		return nil, fmt.Errorf("sqlparse: the %s parser is not linked into this program; import _ %q", d, importPath[d])
+	}
+	if w, ok := p.(warmer); ok {
+		w.Warm()
 	}
 	return p, nil
 }

@@ -15,6 +15,15 @@ import (
 // of microseconds and the driver parses each statement text once.
 var wasmMu sync.Mutex
 
+var warmOnce sync.Once
+
+// Warm compiles the WebAssembly module in the background, once per
+// process: the first parse otherwise waits for it (seconds of CPU). The
+// driver calls it when a DB of this dialect is opened.
+func (parser) Warm() {
+	warmOnce.Do(func() { go parseTree("SELECT 1") })
+}
+
 // parseTree runs pg_query compiled to WebAssembly, in pure Go (builds
 // without cgo). The first call compiles the module.
 func parseTree(sql string) (*pg.ParseResult, error) {
