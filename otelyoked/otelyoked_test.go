@@ -171,9 +171,13 @@ func TestObserverStartsSpansWhenAsked(t *testing.T) {
 			t.Errorf("span %s: parent %v kind %v, want the request's and internal", s.Name, s.Parent.SpanID(), s.SpanKind)
 		}
 		a := attrs(s.Attributes)
-		got = append(got, s.Name+" "+a[otelyoked.OutcomeKey]+a[otelyoked.ReasonKey]+a[otelyoked.InvalidatedKey])
+		inv := a[otelyoked.InvalidatedKey]
+		if inv != "" {
+			inv = "invalidated " + a[otelyoked.InvalidatedAllKey]
+		}
+		got = append(got, s.Name+" "+a[otelyoked.OutcomeKey]+a[otelyoked.ReasonKey]+inv)
 	}
-	want := []string{"yoked.read miss", "yoked.read bypassin_transaction", `yoked.invalidate ["table:t"]`}
+	want := []string{"yoked.read miss", "yoked.read bypassin_transaction", "yoked.invalidate invalidated false"}
 	if !slices.Equal(got, want) {
 		t.Errorf("spans:\n got %q\nwant %q", got, want)
 	}
