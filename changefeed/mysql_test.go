@@ -155,3 +155,33 @@ func TestMySQLResumeAndPurged(t *testing.T) {
 	myExec(t, db, "INSERT INTO app.u VALUES (1)")
 	eventually(t, 10*time.Second, "streaming again", func() bool { return !present(t, store, ku, tu) })
 }
+
+// While the store is down nothing is applied or saved; when it comes back
+// the feed catches up.
+func TestMySQLStoreDown(t *testing.T) {
+	my := testenv.StartMariaDB(t)
+	rs := testenv.StartRedis(t)
+	db := openMariaDB(t, my.DSN("mysql"))
+	myExec(t, db, "CREATE DATABASE app", "CREATE TABLE app.t (id int)")
+	store := redisStore(t, rs.Addr())
+	r := start(t, changefeed.Config{Dialect: "mysql", Source: my.DSN("app"), Store: store, LeaseTTL: 500 * time.Millisecond})
+	eventually(t, 20*time.Second, "first heartbeat", func() bool { return !heartbeat(t, store).IsZero() })
+
+	rs.Stop()
+	time.Sleep(200 * time.Millisecond)
+	txs := r.w.Stats().Transactions
+	errs := r.w.Stats().Errors
+	myExec(t, db, "INSERT INTO app.t VALUES (1)")
+	eventually(t, 10*time.Second, "store errors counted", func() bool { return r.w.Stats().Errors > errs })
+	if got := r.w.Stats().Transactions; got != txs {
+		t.Fatalf("%d transactions applied while the store was down", got-txs)
+	}
+	rs.Start()
+	eventually(t, 15*time.Second, "caught up after the store came back", func() bool { return r.w.Stats().Transactions > txs })
+	after := time.Now()
+	eventually(t, 10*time.Second, "heartbeat after the store came back", func() bool { return heartbeat(t, store).After(after) })
+	b, err := store.Mark(context.Background(), changefeed.PositionMark)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("position not saved after catching up: %q, %v", b, err)
+	}
+}
