@@ -15,6 +15,8 @@ import (
 	"github.com/yokedcache/yoked/internal/testenv"
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/sqlparse/dialect"
+	_ "github.com/yokedcache/yoked/sqlparse/mysql" // the dialects the tests parse with register themselves
+	_ "github.com/yokedcache/yoked/sqlparse/sqlite"
 )
 
 // dbQuerier runs catalog queries through database/sql, as text.
