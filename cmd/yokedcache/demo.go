@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the demo's embedded database
@@ -185,7 +186,8 @@ func runDemo(ctx context.Context, nUsers, nReads int) (*demoReport, error) {
 		return nil, err
 	}
 	defer store.Close()
-	db, err := yoked.Open("sqlite3", dsn, yoked.WithStore(store))
+	seen := &invalidations{}
+	db, err := yoked.Open("sqlite3", dsn, yoked.WithStore(store), yoked.WithObserver(seen))
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +207,7 @@ func runDemo(ctx context.Context, nUsers, nReads int) (*demoReport, error) {
 		return nil, fmt.Errorf("demo: setting up the database: %w", err)
 	}
 	rep := &demoReport{Database: "sqlite3", Users: nUsers, RandomReads: nReads}
-	if rep.Story, err = s.story(ctx, cache); err != nil {
+	if rep.Story, err = s.story(ctx, cache, seen); err != nil {
 		return nil, err
 	}
 	before := cache.Stats()
@@ -280,7 +282,32 @@ func runDemo(ctx context.Context, nUsers, nReads int) (*demoReport, error) {
 
 // story reads user 1 twice, credits it, and reads it twice again, timing
 // each step and telling from the cache's counters whether a read was a hit.
-func (s *shop) story(ctx context.Context, cache *yoked.Cache) ([]demoStep, error) {
+// invalidations remembers the tags of the last write the driver made
+// visible, so the story says what a write really invalidated.
+type invalidations struct {
+	mu   sync.Mutex
+	last []string
+	all  bool
+}
+
+func (o *invalidations) Read(context.Context, yoked.ReadEvent) {}
+
+func (o *invalidations) Invalidate(_ context.Context, tags []string, all bool) {
+	o.mu.Lock()
+	o.last, o.all = append(o.last[:0], tags...), all
+	o.mu.Unlock()
+}
+
+func (o *invalidations) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.all {
+		return "everything"
+	}
+	return strings.Join(o.last, " ")
+}
+
+func (s *shop) story(ctx context.Context, cache *yoked.Cache, seen *invalidations) ([]demoStep, error) {
 	const id, credit = 1, 250
 	read := func() (demoStep, error) {
 		before := cache.Stats()
@@ -311,7 +338,7 @@ func (s *shop) story(ctx context.Context, cache *yoked.Cache) ([]demoStep, error
 			s.balance[id-1] += credit
 			out := "no invalidation"
 			if cache.Stats().Invalidations == before+1 {
-				out = "invalidated table:users"
+				out = "invalidated " + seen.String()
 			}
 			steps = append(steps, demoStep{Action: "write", Outcome: out, Balance: s.balance[id-1], Time: d,
 				SQL: fmt.Sprintf("UPDATE users SET balance = balance + %d WHERE id = %d", credit, id)})
