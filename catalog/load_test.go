@@ -19,41 +19,10 @@ import (
 	_ "github.com/yokedcache/yoked/sqlparse/sqlite"
 )
 
-// dbQuerier runs catalog queries through database/sql, as text.
-type dbQuerier struct{ db *sql.DB }
-
-func (q dbQuerier) Query(ctx context.Context, query string) ([][]string, error) {
-	rows, err := q.db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out [][]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			row[i] = v.String
-		}
-		out = append(out, row)
-	}
-	return out, rows.Err()
-}
-
 type db struct {
 	dialect string
-	q       dbQuerier
+	sql     *sql.DB
+	q       Querier
 	parser  sqlparse.Parser
 }
 
@@ -77,13 +46,13 @@ func openDB(t *testing.T, name string) db {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db{dialect: d, q: dbQuerier{sdb}, parser: p}
+	return db{dialect: d, sql: sdb, q: DB(sdb), parser: p}
 }
 
 func (d db) exec(t *testing.T, stmts ...string) {
 	t.Helper()
 	for _, s := range stmts {
-		if _, err := d.q.db.Exec(s); err != nil {
+		if _, err := d.sql.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}

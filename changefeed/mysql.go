@@ -14,6 +14,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/yokedcache/yoked/catalog"
 	"github.com/yokedcache/yoked/sqlparse"
 )
 
@@ -95,7 +96,7 @@ func (m *mysqlSource) session(ctx context.Context, w *Watcher) error {
 	if err != nil {
 		return err
 	}
-	if err := w.schemaEpoch(ctx, sqlparse.DialectMySQL, sqlQuerier{db}); err != nil {
+	if err := w.schemaEpoch(ctx, sqlparse.DialectMySQL, catalog.DB(db)); err != nil {
 		return err
 	}
 	start, err := m.startPosition(ctx, w, db)
@@ -371,38 +372,6 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 			}
 		}
 	}
-}
-
-// sqlQuerier runs catalog queries through database/sql.
-type sqlQuerier struct{ db *sql.DB }
-
-func (q sqlQuerier) Query(ctx context.Context, query string) ([][]string, error) {
-	rows, err := q.db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out [][]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			row[i] = v.String
-		}
-		out = append(out, row)
-	}
-	return out, rows.Err()
 }
 
 // isDDL reports whether a statement changes the schema.
