@@ -11,8 +11,10 @@
 //     acknowledged the invalidations of every transaction before it, so a
 //     crash replays transactions and never loses one.
 //   - Position gone, namespace gone. When the saved position no longer
-//     exists (slot dropped or invalidated, binlog purged), or a slot is
-//     created, the whole namespace is invalidated before streaming resumes.
+//     exists (slot dropped or invalidated, binlog or an unread GTID purged),
+//     or a slot is created, the whole namespace is invalidated before
+//     streaming resumes. MySQL and MariaDB positions are GTID sets when the
+//     server has GTIDs, binlog file and offset otherwise.
 //   - DDL invalidates everything and bumps SchemaTag.
 //   - One active watcher per source and namespace: a lease in the store; a
 //     standby waits and takes over when the lease expires.

@@ -19,8 +19,10 @@ import (
 )
 
 // MySQL and MariaDB: the row-based binlog, read as a replica. The position
-// (binlog file and offset) is saved in the store (PositionMark) after the
-// store acknowledged every transaction before it. Heartbeats: every
+// (binlog file and offset, and the GTID set read when the server has GTIDs)
+// is saved in the store (PositionMark) after the store acknowledged every
+// transaction before it; a watcher resumes from the GTID set when there is
+// one, from the file and offset otherwise. Heartbeats: every
 // HeartbeatEvery the watcher reads the server's binlog position (SHOW MASTER
 // STATUS) at time T; once the stream has been read past that position, every
 // transaction whose commit returned before T is queued behind it, and the
@@ -99,13 +101,12 @@ func (m *mysqlSource) session(ctx context.Context, w *Watcher) error {
 	if err := w.schemaEpoch(ctx, sqlparse.DialectMySQL, catalog.DB(db)); err != nil {
 		return err
 	}
-	start, err := m.startPosition(ctx, w, db)
-	if err != nil {
-		return err
+	start, set, err := m.startPosition(ctx, w, db, flavor)
+	if err == nil {
+		err = m.stream(ctx, w, db, flavor, start, set)
 	}
-	err = m.stream(ctx, w, db, flavor, start)
 	if errors.Is(err, errPositionGone) {
-		w.cfg.Logger.Warn("changefeed: saved binlog position is gone", "position", start)
+		w.cfg.Logger.Warn("changefeed: saved binlog position is gone", "position", start, "err", err)
 		if err := w.cfg.Store.SetMark(ctx, PositionMark, nil); err != nil {
 			return err
 		}
@@ -134,64 +135,97 @@ func (m *mysqlSource) check(ctx context.Context, w *Watcher, db *sql.DB) (string
 	return gomysql.MySQLFlavor, nil
 }
 
-// masterPos reads the server's current binlog position.
-func masterPos(ctx context.Context, db *sql.DB) (binlogPos, error) {
+// masterPos reads the server's current binlog position, and MySQL's
+// Executed_Gtid_Set at that position (nil on MariaDB, which has no such
+// column).
+func masterPos(ctx context.Context, db *sql.DB) (binlogPos, *string, error) {
 	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
 	if err != nil {
 		// MySQL 8.4 renamed it.
 		var err2 error
 		rows, err2 = db.QueryContext(ctx, "SHOW BINARY LOG STATUS")
 		if err2 != nil {
-			return binlogPos{}, fmt.Errorf("read the binlog position: %w", err)
+			return binlogPos{}, nil, fmt.Errorf("read the binlog position: %w", err)
 		}
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return binlogPos{}, err
+		return binlogPos{}, nil, err
 	}
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return binlogPos{}, err
+			return binlogPos{}, nil, err
 		}
-		return binlogPos{}, fmt.Errorf("%w: SHOW MASTER STATUS is empty: the binlog is off", ErrConfig)
+		return binlogPos{}, nil, fmt.Errorf("%w: SHOW MASTER STATUS is empty: the binlog is off", ErrConfig)
 	}
 	vals := make([]any, len(cols))
 	var file string
 	var pos uint32
+	var executed *string
 	vals[0], vals[1] = &file, &pos
 	for i := 2; i < len(vals); i++ {
-		vals[i] = new(sql.RawBytes)
+		if strings.EqualFold(cols[i], "Executed_Gtid_Set") {
+			executed = new(string)
+			vals[i] = executed
+		} else {
+			vals[i] = new(sql.RawBytes)
+		}
 	}
 	if err := rows.Scan(vals...); err != nil {
-		return binlogPos{}, err
+		return binlogPos{}, nil, err
 	}
-	return binlogPos{file, pos}, nil
+	return binlogPos{file, pos}, executed, nil
 }
 
 // startPosition is the saved position, or the server's current one (after
-// invalidating the namespace) when there is none.
-func (m *mysqlSource) startPosition(ctx context.Context, w *Watcher, db *sql.DB) (binlogPos, error) {
+// invalidating the namespace) when there is none, and the GTID set at it
+// (nil when unknown). A saved GTID set is used when the server has GTIDs.
+func (m *mysqlSource) startPosition(ctx context.Context, w *Watcher, db *sql.DB, flavor string) (streamPos, gomysql.GTIDSet, error) {
 	b, err := w.cfg.Store.Mark(ctx, PositionMark)
 	if err != nil {
-		return binlogPos{}, fmt.Errorf("read the saved position: %w", err)
+		return streamPos{}, nil, fmt.Errorf("read the saved position: %w", err)
 	}
-	if p, ok := parseBinlogPos(string(b)); ok {
-		return p, nil
+	gtids, err := hasGTIDs(ctx, db, flavor)
+	if err != nil {
+		return streamPos{}, nil, fmt.Errorf("read gtid_mode: %w", err)
+	}
+	if p, ok := parseStreamPos(string(b)); ok {
+		if p.gtid != "" && gtids {
+			set, err := gomysql.ParseGTIDSet(flavor, p.gtid)
+			if err != nil {
+				return p, nil, fmt.Errorf("%w: the saved GTID set is not a %s one: %v", errPositionGone, flavor, err)
+			}
+			return p, set, nil
+		}
+		if p.file == "" {
+			return p, nil, fmt.Errorf("%w: the saved position is a GTID set and the server has no GTIDs", errPositionGone)
+		}
+		p.gtid = ""
+		var set gomysql.GTIDSet
+		if gtids {
+			set = gtidAt(ctx, db, flavor, p.binlogPos, nil)
+		}
+		return p, set, nil
 	}
 	// Read the position first: everything committed before it is covered
 	// by the invalidation that follows, everything after by the stream.
-	p, err := masterPos(ctx, db)
+	p, executed, err := masterPos(ctx, db)
 	if err != nil {
-		return binlogPos{}, err
+		return streamPos{}, nil, err
 	}
-	if err := w.resetNamespace(ctx, "no saved binlog position: changes before "+p.String()+" are not in the stream"); err != nil {
-		return binlogPos{}, err
+	var set gomysql.GTIDSet
+	if gtids {
+		set = gtidAt(ctx, db, flavor, p, executed)
 	}
-	if err := w.cfg.Store.SetMark(ctx, PositionMark, []byte(p.String())); err != nil {
-		return binlogPos{}, err
+	start := streamPos{p, (&gtidSet{set}).String()}
+	if err := w.resetNamespace(ctx, "no saved binlog position: changes before "+start.String()+" are not in the stream"); err != nil {
+		return streamPos{}, nil, err
 	}
-	return p, nil
+	if err := w.cfg.Store.SetMark(ctx, PositionMark, []byte(start.String())); err != nil {
+		return streamPos{}, nil, err
+	}
+	return start, set, nil
 }
 
 type evOrErr struct {
@@ -199,7 +233,7 @@ type evOrErr struct {
 	err error
 }
 
-func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor string, start binlogPos) error {
+func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor string, start streamPos, set gomysql.GTIDSet) error {
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID: m.cfg.ServerID, Flavor: flavor, Host: m.host, Port: m.port,
 		User: m.dsn.User, Password: m.dsn.Passwd, DisableRetrySync: true,
@@ -207,11 +241,26 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 		Logger: m.cfg.Logger,
 	})
 	defer syncer.Close()
-	streamer, err := syncer.StartSync(gomysql.Position{Name: start.file, Pos: start.pos})
+	read := start.binlogPos // the stream has been read up to here
+	gtid := &gtidSet{set}   // and this GTID set
+	var streamer *replication.BinlogStreamer
+	var err error
+	if start.gtid != "" && set != nil {
+		// The file and offset are the server's to say, in the first
+		// (rotate) event: a saved one may be another server's.
+		read = binlogPos{}
+		streamer, err = syncer.StartSyncGTID(set.Clone())
+	} else {
+		streamer, err = syncer.StartSync(gomysql.Position{Name: start.file, Pos: start.pos})
+	}
 	if err != nil {
+		var me *gomysql.MyError
+		if errors.As(err, &me) && me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
+			return fmt.Errorf("%w: %v", errPositionGone, err)
+		}
 		return fmt.Errorf("start binlog dump at %s: %w", start, err)
 	}
-	w.cfg.Logger.Info("changefeed: streaming the binlog", "position", start, "server_id", m.cfg.ServerID)
+	w.cfg.Logger.Info("changefeed: streaming the binlog", "position", start, "by_gtid", read.file == "", "server_id", m.cfg.ServerID)
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -235,7 +284,7 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 		defer t.Stop()
 		for {
 			at := time.Now() // before the position is read
-			if p, err := masterPos(sctx, db); err == nil {
+			if p, _, err := masterPos(sctx, db); err == nil {
 				select {
 				case markers <- marker{at, p}:
 				default: // the stream is behind; a later marker will do
@@ -261,7 +310,7 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 			return err
 		}
 	}
-	save := func(pos binlogPos) func() {
+	save := func(pos streamPos) func() {
 		return func() {
 			if err := w.cfg.Store.SetMark(sctx, PositionMark, []byte(pos.String())); err != nil {
 				w.fail("save position", err)
@@ -269,9 +318,19 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 		}
 	}
 
-	read := start // the stream has been read up to here
 	var pending []marker
 	var tx *commit
+	var txGTID replication.Event // the GTID event of tx
+	// done ends tx (or c, for a statement outside one): its position
+	// includes its GTID.
+	done := func(c *commit) error {
+		gtid.commit(txGTID)
+		txGTID = nil
+		pos := streamPos{read, gtid.String()}
+		c.at, c.pos, c.ack = time.Now(), pos.String(), save(pos)
+		tx = nil
+		return enqueue(c)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -301,7 +360,11 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 			}
 			switch x := ev.Event.(type) {
 			case *replication.MariadbGTIDEvent, *replication.GTIDEvent:
-				tx = &commit{}
+				tx, txGTID = &commit{}, x
+			case *replication.GtidTaggedLogEvent:
+				tx, txGTID = &commit{}, x // not understood: the set becomes unknown
+			case *replication.PreviousGTIDsEvent:
+				gtid.previous(x)
 			case *replication.RowsEvent:
 				if tx == nil {
 					tx = &commit{}
@@ -312,11 +375,9 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 				}
 			case *replication.XIDEvent:
 				if tx != nil {
-					tx.at, tx.pos, tx.ack = time.Now(), read.String(), save(read)
-					if err := enqueue(tx); err != nil {
+					if err := done(tx); err != nil {
 						return err
 					}
-					tx = nil
 				}
 			case *replication.QueryEvent:
 				q := strings.TrimSpace(string(x.Query))
@@ -329,11 +390,9 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 					// Non-transactional tables: their rows are written even
 					// when the statement ends with ROLLBACK.
 					if tx != nil {
-						tx.at, tx.pos, tx.ack = time.Now(), read.String(), save(read)
-						if err := enqueue(tx); err != nil {
+						if err := done(tx); err != nil {
 							return err
 						}
-						tx = nil
 					}
 				default:
 					// DDL, or DML logged as a statement: not readable as
@@ -344,11 +403,9 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 					}
 					c.all, c.ddl = true, isDDL(q)
 					c.events++
-					c.at, c.pos, c.ack = time.Now(), read.String(), save(read)
-					if err := enqueue(c); err != nil {
+					if err := done(c); err != nil {
 						return err
 					}
-					tx = nil
 				}
 			}
 		}
@@ -366,7 +423,8 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 			}
 			pending = kept
 			if !beat.IsZero() {
-				if err := enqueue(&commit{beat: beat, pos: read.String(), ack: save(read)}); err != nil {
+				pos := streamPos{read, gtid.String()}
+				if err := enqueue(&commit{beat: beat, pos: pos.String(), ack: save(pos)}); err != nil {
 					return err
 				}
 			}

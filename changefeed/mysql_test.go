@@ -3,6 +3,7 @@ package changefeed_test
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,8 +101,10 @@ func TestMySQLInvalidates(t *testing.T) {
 	t.Logf("stats: %+v", st)
 }
 
-// A restarted watcher resumes from its saved position; when the binlog it
-// points into was purged, it invalidates the whole namespace and starts
+// A restarted watcher resumes from its saved GTID position: after a plain
+// restart, and after the binlog files it had read were rotated and purged
+// (a file and offset would point into a purged file). When a transaction it
+// had not read was purged, it invalidates the whole namespace and starts
 // from the server's current position.
 func TestMySQLResumeAndPurged(t *testing.T) {
 	my := testenv.StartMariaDB(t)
@@ -112,41 +115,46 @@ func TestMySQLResumeAndPurged(t *testing.T) {
 	r := start(t, cfg)
 	eventually(t, 20*time.Second, "first heartbeat", func() bool { return !heartbeat(t, store).IsZero() })
 	r.stop(t)
+	saved := savedPosition(t, store)
+	var gtid string
+	if err := db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&gtid); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(saved, " gtid="+gtid) {
+		t.Fatalf("saved position %q: want the file and offset and the server's GTID position %q", saved, gtid)
+	}
 
 	tt, tu := tableTag("app", "t"), tableTag("app", "u")
-	kt, ku := cached(t, store, tt), cached(t, store, tu)
-	myExec(t, db, "INSERT INTO app.t VALUES (1)") // while no watcher runs
-	r = start(t, cfg)
-	eventually(t, 10*time.Second, "write made while down invalidated", func() bool { return !present(t, store, kt, tt) })
-	after := time.Now()
-	eventually(t, 5*time.Second, "heartbeat", func() bool { return heartbeat(t, store).After(after) })
-	if !present(t, store, ku, tu) {
-		t.Fatal("resuming invalidated a table nobody wrote")
+	resume := func(what string) {
+		t.Helper()
+		kt, ku := cached(t, store, tt), cached(t, store, tu)
+		myExec(t, db, "INSERT INTO app.t VALUES (1)") // while no watcher runs
+		r = start(t, cfg)
+		eventually(t, 10*time.Second, what+": write made while down invalidated", func() bool { return !present(t, store, kt, tt) })
+		after := time.Now()
+		eventually(t, 5*time.Second, what+": heartbeat", func() bool { return heartbeat(t, store).After(after) })
+		if !present(t, store, ku, tu) {
+			t.Fatalf("%s: resuming invalidated a table nobody wrote", what)
+		}
+		if st := r.w.Stats(); st.Resets != 0 {
+			t.Fatalf("%s: resume reset the namespace: %+v", what, st)
+		}
+		r.stop(t)
 	}
-	if st := r.w.Stats(); st.Resets != 0 {
-		t.Fatalf("resume reset the namespace: %+v", st)
-	}
-	r.stop(t)
+	resume("restart")
 
-	// Purge the binlog the saved position points into. MariaDB keeps a
-	// file until InnoDB has checkpointed past it, so flush until it goes.
+	// Rotate and purge every binlog file the watcher has read: its GTID
+	// position is still in the server's binlog state.
+	saved = savedPosition(t, store)
+	file, _, _ := strings.Cut(saved, ":")
+	purgeBinlogs(t, db, file)
+	resume("binlog files read were purged")
+
+	// Purge a transaction the watcher has not read.
+	file, _, _ = strings.Cut(savedPosition(t, store), ":")
 	myExec(t, db, "INSERT INTO app.t VALUES (2)")
-	eventually(t, 20*time.Second, "bin.000001 purged", func() bool {
-		myExec(t, db, "FLUSH BINARY LOGS")
-		var file string
-		var pos int64
-		var a, b sql.NullString
-		if err := db.QueryRow("SHOW MASTER STATUS").Scan(&file, &pos, &a, &b); err != nil {
-			t.Fatal(err)
-		}
-		myExec(t, db, "PURGE BINARY LOGS TO '"+file+"'")
-		var first string
-		var size int64
-		if err := db.QueryRow("SHOW BINARY LOGS").Scan(&first, &size); err != nil {
-			t.Fatal(err)
-		}
-		return first != "bin.000001"
-	})
+	purgeBinlogs(t, db, file)
+	ku := cached(t, store, tu)
 	r = start(t, cfg)
 	eventually(t, 20*time.Second, "namespace invalidated after the position was purged", func() bool {
 		return !present(t, store, ku, tu) && r.w.Stats().Resets == 1
@@ -154,6 +162,42 @@ func TestMySQLResumeAndPurged(t *testing.T) {
 	ku = cached(t, store, tu)
 	myExec(t, db, "INSERT INTO app.u VALUES (1)")
 	eventually(t, 10*time.Second, "streaming again", func() bool { return !present(t, store, ku, tu) })
+	if saved := savedPosition(t, store); !strings.Contains(saved, "gtid=") {
+		t.Fatalf("position saved after starting fresh has no GTID set: %q", saved)
+	}
+}
+
+// savedPosition is the watcher's saved binlog position.
+func savedPosition(t testing.TB, store changefeed.Coordinator) string {
+	t.Helper()
+	b, err := store.Mark(context.Background(), changefeed.PositionMark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// purgeBinlogs rotates the binlog and purges every file up to and
+// including file. MariaDB keeps a file until InnoDB has checkpointed past
+// it, so it flushes until the file goes.
+func purgeBinlogs(t testing.TB, db *sql.DB, file string) {
+	t.Helper()
+	eventually(t, 20*time.Second, file+" purged", func() bool {
+		myExec(t, db, "FLUSH BINARY LOGS")
+		var cur string
+		var pos int64
+		var a, b sql.NullString
+		if err := db.QueryRow("SHOW MASTER STATUS").Scan(&cur, &pos, &a, &b); err != nil {
+			t.Fatal(err)
+		}
+		myExec(t, db, "PURGE BINARY LOGS TO '"+cur+"'")
+		var first string
+		var size int64
+		if err := db.QueryRow("SHOW BINARY LOGS").Scan(&first, &size); err != nil {
+			t.Fatal(err)
+		}
+		return first > file
+	})
 }
 
 // While the store is down nothing is applied or saved; when it comes back

@@ -277,6 +277,17 @@ func runStaleCheck(t *testing.T, env staleSetup) {
 	if !ra2.w.Stats().Active {
 		t.Error("the restarted watcher did not take over from the stopped one")
 	}
+	// Takeovers resume from the position the other watcher acknowledged.
+	for name, r := range map[string]*running{"b": rb, "a2": ra2} {
+		if n := r.w.Stats().Resets; n != 0 {
+			t.Errorf("watcher %s reset the namespace %d times on takeover", name, n)
+		}
+	}
+	if env.dialect == "mysql" {
+		if pos := savedPosition(t, store); !strings.Contains(pos, "gtid=") {
+			t.Errorf("position saved through the failovers has no GTID set: %q", pos)
+		}
+	}
 	t.Logf("%d reads (%d hits, %d bypassed for feed lag), %d writes, 0 staler than %v", len(chk.reads), st.Hits, st.Skips["feed_lag"], writes, maxLag)
 }
 
