@@ -33,9 +33,11 @@ type Options struct {
 	// Timeout bounds one attempt at invalidating (default 2s).
 	Timeout time.Duration
 	// RetryMin and RetryMax bound the backoff between background retries
-	// (defaults 25ms and 250ms). Until a retry succeeds, other processes
-	// sharing the store may serve entries older than the write, so the
-	// interval stays short; retries ignore the store's circuit breaker
+	// (defaults 5ms and 25ms). Until a retry succeeds, other processes
+	// sharing the store may serve entries older than the write as soon as
+	// they reach the store again, so the interval stays short even through
+	// a long outage (an attempt costs a refused dial or one store timeout,
+	// in the background); retries ignore the store's circuit breaker
 	// (tagstore.WithoutBreaker).
 	RetryMin, RetryMax time.Duration
 	// Logger receives failed attempts (default: discard).
@@ -77,10 +79,10 @@ func New(store Store, opt Options) *Invalidator {
 		opt.Timeout = 2 * time.Second
 	}
 	if opt.RetryMin <= 0 {
-		opt.RetryMin = 25 * time.Millisecond
+		opt.RetryMin = 5 * time.Millisecond
 	}
 	if opt.RetryMax < opt.RetryMin {
-		opt.RetryMax = max(250*time.Millisecond, opt.RetryMin)
+		opt.RetryMax = max(25*time.Millisecond, opt.RetryMin)
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)

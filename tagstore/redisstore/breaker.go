@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,10 +31,18 @@ func (b BreakerState) String() string {
 }
 
 // breaker opens after a run of consecutive failures, stays open for a
-// cool-down, then admits a single probe.
+// cool-down, then admits a single probe. While it is open, the Store also
+// probes Redis in the background every probeEvery (see Store.probe), and
+// the first answer closes it: after a short fault, a process does not wait
+// out the cool-down while other processes already use Redis again (issue 9:
+// a write this process could not announce to the store in that time left
+// the others serving the old entries).
 type breaker struct {
 	threshold int
 	cooldown  time.Duration
+	// opened, if set, is called (without the lock) each time the breaker
+	// opens.
+	opened func()
 
 	// healthy is true while closed with no failure counted: the fast path
 	// of allow and success, so that healthy operations take no lock.
@@ -92,14 +101,29 @@ func (b *breaker) success() {
 
 func (b *breaker) failure() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.healthy.Store(false)
 	b.failures++
+	opened := false
 	if b.state == BreakerHalfOpen || (b.state == BreakerClosed && b.failures >= b.threshold) {
 		b.state = BreakerOpen
 		b.until = time.Now().Add(b.cooldown)
 		b.opens++
+		opened = true
 	}
+	b.mu.Unlock()
+	if opened && b.opened != nil {
+		b.opened()
+	}
+}
+
+// isOpen reports whether the breaker is open (within its cool-down or not).
+func (b *breaker) isOpen() bool {
+	if b.healthy.Load() {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state != BreakerClosed
 }
 
 // neutral ends a probe that proved nothing (the caller gave up): the next
@@ -116,4 +140,45 @@ func (b *breaker) snapshot() (BreakerState, uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.state, b.opens
+}
+
+// probeEvery is how often a Store pings Redis while its breaker is open.
+const probeEvery = 5 * time.Millisecond
+
+// probe pings Redis every probeEvery, each ping bounded by Options.Timeout,
+// until one is answered (which closes the breaker), the breaker closed
+// otherwise, or the Store is closed. One runs at a time; the breaker starts
+// it when it opens.
+func (s *Store) probe() {
+	if !s.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		for {
+			s.probeUntilClosed()
+			s.probing.Store(false)
+			// The breaker may have opened again between the last check and
+			// the flag's reset, without starting a prober.
+			if s.closed.Load() || !s.br.isOpen() || !s.probing.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
+}
+
+func (s *Store) probeUntilClosed() {
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	for range t.C {
+		if s.closed.Load() || !s.br.isOpen() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.opt.Timeout)
+		err := s.c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			s.br.success()
+			return
+		}
+	}
 }

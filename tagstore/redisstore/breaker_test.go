@@ -61,3 +61,59 @@ func TestInvalidationNotHeldBackByBreaker(t *testing.T) {
 		t.Fatalf("another process still serves %q after the retry returned", got)
 	}
 }
+
+// Root cause of the stale reads TestStress still found after a Redis
+// restart (issue 9): the writer's breaker, opened during the restart, kept
+// refusing its write marks for the rest of its cool-down while the other
+// processes, whose breakers had closed, read Redis again and served entries
+// the refused writes had made old. An open breaker now closes as soon as
+// Redis answers a background probe.
+func TestBreakerClosesWhenRedisAnswers(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	s, err := NewFromURL("redis://"+srv.Addr()+"/0?namespace="+testenv.Name("brk"), Options{BreakerFailures: 1, BreakerCooldown: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv.Stop()
+	if _, _, _, err := s.Lookup(context.Background(), "k", []string{"t"}); err == nil {
+		t.Fatal("Lookup with Redis stopped succeeded")
+	}
+	if st, _ := s.br.snapshot(); st != BreakerOpen {
+		t.Fatalf("breaker %v after a failure, want open", st)
+	}
+	srv.Start()
+	waitFor(t, "the breaker to close once Redis answers (cool-down 1h)", func() bool {
+		st, _ := s.br.snapshot()
+		return st == BreakerClosed
+	})
+	if _, err := s.MarkWrite(context.Background(), []string{"t"}); err != nil {
+		t.Fatalf("write mark after the breaker closed: %v", err)
+	}
+}
+
+// The other half of the same window: go-redis's pool, after PoolSize failed
+// dials, stops dialling and redials only once a second in the background, so
+// even a retry that ignores the breaker could not reach a Redis that was back
+// (up to a second after a restart, measured). A store from NewFromURL dials
+// whenever asked. pool_size=2 makes the pool's limit certain; max_retries=-1
+// makes one attempt one dial.
+func TestRedialsRightAfterRestart(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	s, err := NewFromURL("redis://"+srv.Addr()+"/0?pool_size=2&max_retries=-1&timeout=2s&namespace="+testenv.Name("dial"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := tagstore.WithoutBreaker(context.Background())
+	srv.Stop()
+	for range 10 {
+		if err := s.InvalidateTags(ctx, "t"); err == nil {
+			t.Fatal("invalidation with Redis stopped succeeded")
+		}
+	}
+	srv.Start()
+	if err := s.InvalidateTags(ctx, "t"); err != nil {
+		t.Fatalf("first invalidation after Redis answered again: %v", err)
+	}
+}

@@ -170,6 +170,7 @@ func NewFromURL(rawURL string, opt Options) (*Store, error) {
 			o.DialTimeout = dial
 		}
 		o.DialerRetries = 1 // the breaker and the callers' retries take over
+		o.Dialer = keepDialing(redis.NewDialer(o))
 		client = redis.NewClient(o)
 	case "redis-cluster", "rediss-cluster":
 		u.Scheme = strings.TrimSuffix(u.Scheme, "-cluster")
@@ -182,6 +183,7 @@ func NewFromURL(rawURL string, opt Options) (*Store, error) {
 			o.DialTimeout = dial
 		}
 		o.DialerRetries = 1
+		o.Dialer = keepDialing(redis.NewDialer(&redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig}))
 		client = redis.NewClusterClient(o)
 	default:
 		return nil, errors.New("redisstore: URL scheme must be redis, rediss, unix, redis-cluster or rediss-cluster")

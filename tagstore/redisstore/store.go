@@ -40,7 +40,8 @@ type Store struct {
 	// countsReceivers: PUBLISH's reply counts every subscriber (one node).
 	countsReceivers bool
 
-	br breaker
+	br      breaker
+	probing atomic.Bool // a prober runs (breaker.go)
 
 	// dials counts connections made by the client; checked is the count
 	// covered by the last successful run_id check. A Lookup hit is served
@@ -91,6 +92,7 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		defaultLogger: defaultLogger,
 		br:            breaker{threshold: opt.BreakerFailures, cooldown: opt.BreakerCooldown},
 	}
+	s.br.opened = s.probe
 	s.allKey = s.vprefix + tagstore.AllTag
 	s.dials.Store(1) // nothing checked yet
 	hook := dialHook{s}
