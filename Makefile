@@ -45,12 +45,12 @@ STRESS_DURATION ?= 150s
 STRESS_COUNT ?= 1
 FUZZTIME ?= 30s
 
-## stress: the stale-read checker (three processes per mode under Redis faults, one of them cut off from Redis while it writes), STRESS_DURATION per mode, STRESS_COUNT times, then the totals (make test runs it once for 25s per mode)
+## stress: the stale-read checker (three processes per mode under Redis faults, one of them cut off from Redis while it writes), STRESS_DURATION per mode, STRESS_COUNT times, then the totals (make test runs it once for 17s per mode)
 stress:
 	@log=$$(mktemp); \
 	YOKED_STRESS_DURATION=$(STRESS_DURATION) $(GO) test -count=$(STRESS_COUNT) -timeout 0 -v -run '^TestStress$$' ./internal/stress 2>&1 | grep -v 'go-redis' | tee $$log; \
 	echo "== stress totals (STRESS_COUNT=$(STRESS_COUNT), STRESS_DURATION=$(STRESS_DURATION) per mode)"; \
-	for m in redis redis+l1; do \
+	for m in redis redis+rows redis+l1+rows; do \
 		echo "$$m: $$(grep -c -- "--- PASS: TestStress/$$m " $$log) clean, $$(grep -c -- "--- FAIL: TestStress/$$m " $$log) failed"; \
 	done; \
 	awk '/ops checked/ { for (i = 1; i <= NF; i++) { if ($$i == "ops") ops += $$(i-1); if ($$i == "violations") v += $$(i-1) } } END { print "operations checked:", ops + 0, "- violations:", v + 0 }' $$log; \

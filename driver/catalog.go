@@ -75,6 +75,11 @@ const (
 const (
 	catalogRetryMin = time.Second
 	catalogRetryMax = time.Minute
+	// catalogEpochRetry is how soon a catalog read under an unknown epoch
+	// (the store did not answer) is read again. Only a read whose stamp the
+	// store answered asks for it (stampFresh), so it is not repeated while
+	// the store is down; reads are not stored until then.
+	catalogEpochRetry = 100 * time.Millisecond
 )
 
 // schemaState is one installed catalog.
@@ -319,7 +324,7 @@ func (s *schema) load(ctx context.Context, q catalog.Querier, bump bool) {
 		s.log.Debug("yoked: schema epoch unknown; catalog read again soon", "err", err)
 		defer func() {
 			s.mu.Lock()
-			s.retryAt = time.Now().Add(catalogRetryMin)
+			s.retryAt = time.Now().Add(catalogEpochRetry)
 			s.mu.Unlock()
 			s.due.Store(true)
 		}()

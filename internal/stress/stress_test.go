@@ -41,14 +41,14 @@ const (
 const cutProc = 2
 
 // duration is how long each mode of TestStress runs: YOKED_STRESS_DURATION,
-// default 25s (two modes: about a minute of CI time).
+// default 17s (three modes: about a minute of CI time).
 func duration(t *testing.T) time.Duration {
 	v := os.Getenv("YOKED_STRESS_DURATION")
 	if v == "" {
 		if testing.Short() {
 			return 5 * time.Second
 		}
-		return 25 * time.Second
+		return 17 * time.Second
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
@@ -67,7 +67,26 @@ type summary struct {
 	FirstErrors   []string
 }
 
-// TestStress runs the workload in two processes sharing PostgreSQL and a
+// modes of TestStress: the store URL's options, and the least share of
+// the application's reads the cache must have served for the run to prove
+// anything. With table tags (the default for Redis) every read of the
+// table bypasses while any write to it is in flight, which the writers
+// keep it nearly all the time: such a run proves that nothing stale is
+// served through marks, faults and bypasses, not that hits are fresh, so
+// it asks for no hits. With row tags a read of a row waits only for writes
+// of that row: about half the reads are hits on an idle machine (two CPU
+// burners and the race detector bring that down to a few percent); 1% is
+// far below that and far above a cache that serves nothing.
+var modes = []struct {
+	name, query string
+	minHits     float64
+}{
+	{"redis", "", 0},
+	{"redis+rows", "&row_tags=true", 0.01},
+	{"redis+l1+rows", "&l1=true&row_tags=true", 0.01},
+}
+
+// TestStress runs the workload in three processes per mode sharing PostgreSQL and a
 // private Redis, injects Redis faults while they run, and checks the merged
 // history: no stale, rolled-back or invented value may be read, and no
 // error may reach the application.
@@ -77,7 +96,7 @@ func TestStress(t *testing.T) {
 		return
 	}
 	d := duration(t)
-	for _, mode := range []struct{ name, query string }{{"redis", ""}, {"redis+l1", "&l1=true"}} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			dsn := testenv.PostgresSchema(t)
 			raw := openRaw(t, dsn)
@@ -121,7 +140,7 @@ func TestStress(t *testing.T) {
 				}
 			}
 			t.Logf("faults injected: %s; link of process %d cut %d times", <-faults, cutProc, <-cuts)
-			verify(t, raw, outs)
+			verify(t, raw, outs, mode.minHits)
 		})
 	}
 }
@@ -189,7 +208,7 @@ func writeJSONL(t testing.TB, path string, ops []staleness.Op) {
 
 // verify merges the children's histories, resolves them against the log and
 // checks them.
-func verify(t *testing.T, raw *sql.DB, outs []string) {
+func verify(t *testing.T, raw *sql.DB, outs []string, minHits float64) {
 	var ops []staleness.Op
 	var total summary
 	for _, out := range outs {
@@ -244,8 +263,8 @@ func verify(t *testing.T, raw *sql.DB, outs []string) {
 	if rep.Reads < 1000 || rep.Committed < 100 || rep.Aborted < 5 {
 		t.Errorf("the run proves too little: %d reads, %d committed and %d rolled-back writes", rep.Reads, rep.Committed, rep.Aborted)
 	}
-	if total.Hits == 0 {
-		t.Error("no read was served from the cache: the run tests nothing")
+	if hitFrac < minHits {
+		t.Errorf("%.2f%% of the reads were served from the cache, want at least %.0f%%: the run proves too little", 100*hitFrac, 100*minHits)
 	}
 	if rep.Stale() != 0 {
 		t.Errorf("%d reads a correct cache could not have returned", rep.Stale())
