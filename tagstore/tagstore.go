@@ -77,8 +77,9 @@ type Store interface {
 	// and every tag it was stored under still has the version it was stored
 	// with. On a miss it returns a Stamp of the current versions of tags (plus
 	// AllTag), creating versions that do not exist yet, to be passed to Set
-	// after the caller has read the source of truth. A hit and a miss cost the
-	// same number of round trips (one, for a remote store).
+	// after the caller has read the source of truth. A remote store answers
+	// a hit in one round trip, and a miss in one unless it must create a
+	// version first.
 	// On ErrBypass (or any other error) the caller reads the source and does
 	// not call Set.
 	Lookup(ctx context.Context, key string, tags []string) (value any, hit bool, stamp Stamp, err error)

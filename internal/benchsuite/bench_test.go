@@ -40,8 +40,10 @@ func sqlFor(database, q string) string {
 }
 
 // open returns a DB on a fresh database with users (100 rows), orders (10
-// per user) and audit, raw or through yoked over the variant's store.
-func open(b *testing.B, database, variant string) *sql.DB {
+// per user) and audit, raw or through yoked over the variant's store (with
+// opts). "redis" is the Redis store without L1, "redis+l1" with it; "opts"
+// is yoked with opts alone.
+func open(b *testing.B, database, variant string, opts ...yoked.Option) *sql.DB {
 	b.Helper()
 	var base, dsn string
 	switch database {
@@ -80,13 +82,17 @@ func open(b *testing.B, database, variant string) *sql.DB {
 	switch variant {
 	case "raw":
 		return raw
+	case "opts":
+		if db, err = yoked.Open(base, dsn, opts...); err != nil {
+			b.Fatal(err)
+		}
 	case "memory":
 		store, err := memory.New(nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { store.Close() })
-		db, err = yoked.Open(base, dsn, yoked.WithStore(store))
+		db, err = yoked.Open(base, dsn, append(opts, yoked.WithStore(store))...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -94,8 +100,10 @@ func open(b *testing.B, database, variant string) *sql.DB {
 		url := "redis://" + testenv.Redis(b) + "/0?namespace=" + testenv.Name("bench_")
 		if variant == "redis+l1" {
 			url += "&l1=true"
+		} else {
+			url += "&l1=false"
 		}
-		db, err = yoked.Open(base, dsn, yoked.WithStoreURL(url))
+		db, err = yoked.Open(base, dsn, append(opts, yoked.WithStoreURL(url))...)
 		if err != nil {
 			b.Fatal(err)
 		}

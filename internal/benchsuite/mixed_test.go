@@ -45,7 +45,7 @@ func BenchmarkMixed(b *testing.B) {
 				}
 				defer db.Close()
 			case "redis":
-				url := "redis://" + testenv.Redis(b) + "/0?namespace=" + testenv.Name("bench_")
+				url := "redis://" + testenv.Redis(b) + "/0?l1=false&namespace=" + testenv.Name("bench_")
 				if db, err = yoked.Open("pgx", dsn, yoked.WithStoreURL(url)); err != nil {
 					b.Fatal(err)
 				}

@@ -5,14 +5,17 @@
 // Layout. Tag versions are random 64-bit tokens written by clients, so a
 // version never comes back to an earlier value and a lost version key is a
 // miss; invalidating a tag deletes its version. All version keys of a namespace share one hash slot
-// ("{yoked:<ns>}:v:<tag>"), so one script reads or bumps any number of them;
+// ("{yoked:<ns>}:v:<tag>"), so one MGET or script reads or bumps any number of them;
 // entries ("yoked:<ns>:e:k:<key>", or ":e:h:<sha256>" for long keys) spread
 // over the cluster. An entry holds the tags and versions it was stored under
 // and the encoded value.
 //
-// Costs. A Lookup is one round trip, hit or miss: a pipeline of GET entry and
-// one script on the version slot that returns the current versions and
-// creates missing ones. InvalidateTags is one script on the version slot,
+// Costs. A hit is one round trip: a pipeline of GET entry and MGET of the
+// versions on the version slot, no script (a script costs Redis many times
+// what MGET does). So is a miss whose tags all have versions; a miss that
+// meets a missing version (never created, invalidated, evicted) takes a
+// second round trip, a script that creates it. Stamp is the MGET alone, with
+// the same second round trip when needed. InvalidateTags is one script on the version slot,
 // O(1) in the number of entries (plus, with L1s, the wait described below). Only InvalidatePattern and Flush walk the
 // namespace (SCAN and UNLINK in batches, never KEYS or FLUSHDB).
 //

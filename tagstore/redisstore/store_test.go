@@ -5,8 +5,10 @@ import (
 	"errors"
 	"github.com/yokedcache/yoked/internal/testenv"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -228,5 +230,106 @@ func TestCorruptEntryIsMiss(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "undecodable entry") {
 		t.Errorf("corruption not logged; log: %q", logged.String())
+	}
+}
+
+// tripHook records the commands of each round trip that reads entries or
+// versions (the background counters' pushes and the run_id check, which
+// follows every new connection, are left out).
+type tripHook struct {
+	epochKey string
+
+	mu    sync.Mutex
+	trips []string
+}
+
+func (h *tripHook) record(cmds []redis.Cmder) {
+	names := make([]string, len(cmds))
+	keep := false
+	for i, c := range cmds {
+		names[i] = c.Name()
+		switch names[i] {
+		case "evalsha", "eval":
+			if a := c.Args(); len(a) > 3 && a[3] == h.epochKey {
+				return
+			}
+			keep = true
+		case "get", "mget":
+			keep = true
+		}
+	}
+	if keep {
+		h.mu.Lock()
+		h.trips = append(h.trips, strings.Join(names, "+"))
+		h.mu.Unlock()
+	}
+}
+
+func (h *tripHook) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.trips
+	h.trips = nil
+	return t
+}
+
+func (*tripHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *tripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.record([]redis.Cmder{cmd})
+		return next(ctx, cmd)
+	}
+}
+func (h *tripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.record(cmds)
+		return next(ctx, cmds)
+	}
+}
+
+// A hit is one round trip that runs no script (GET of the entry and MGET
+// of the versions); so is a miss whose tags all have versions. Only a miss
+// that must create versions takes a second one, for the script.
+func TestLookupRoundTrips(t *testing.T) {
+	s := newTestStore(t, testenv.Redis(t), Options{})
+	h := &tripHook{epochKey: s.epochKey}
+	s.Client().AddHook(h)
+	ctx := context.Background()
+	tags := []string{"users", "orders"}
+	lookup := func(key string) (bool, []string) {
+		t.Helper()
+		_, hit, st, err := s.Lookup(ctx, key, tags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hit && !st.Valid() {
+			t.Fatalf("Lookup(%q): a miss without a valid stamp", key)
+		}
+		return hit, h.take()
+	}
+	put(t, s, "k", "v", tags...) // creates the versions (and runs the run_id check)
+	h.take()
+	want := []string{"get+mget"}
+	if hit, trips := lookup("k"); !hit || !slices.Equal(trips, want) {
+		t.Errorf("hit: hit=%v, round trips %q; want a hit in %q", hit, trips, want)
+	}
+	if hit, trips := lookup("other"); hit || !slices.Equal(trips, want) {
+		t.Errorf("miss with versions: hit=%v, round trips %q; want a miss in %q", hit, trips, want)
+	}
+	if err := s.InvalidateTags(ctx, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	h.take()
+	hit, trips := lookup("k")
+	if hit || len(trips) != 2 || trips[0] != "get+mget" || !strings.HasPrefix(trips[1], "eval") {
+		t.Errorf("after an invalidation: hit=%v, round trips %q; want a miss in get+mget, then the script", hit, trips)
+	}
+	put(t, s, "k", "v2", tags...)
+	h.take()
+	if v := get(t, s, "k", tags...); v != "v2" {
+		t.Errorf("refilled entry: got %q, want v2", v)
+	}
+	if trips := h.take(); !slices.Equal(trips, want) {
+		t.Errorf("hit after the refill: round trips %q, want %q", trips, want)
 	}
 }
