@@ -12,8 +12,13 @@ import (
 // published as ackedMessage: 'i', the writer's id and the message's sequence
 // number (16 hex digits each), then the plain message. Every L1 that applies
 // it publishes its own id and the sequence number on the writer's ack
-// channel ("yoked:<ns>:ack:<writer id>"); acknowledgements of one burst
-// follow the id in one payload.
+// channel ("{yoked:<ns>}:ack:<writer id>"); acknowledgements of one burst
+// follow the id in one payload. The writer acknowledges its own message
+// too: an L1 writer when the message comes back on its subscription, a
+// writer without an L1 through a second publish on its ack channel by the
+// same script (see publishLua). Either proves that the writer's
+// subscription was alive after the publish, so it has heard every
+// heartbeat published before it.
 const idLen = 16
 
 func hex16(v uint64) string {
@@ -46,7 +51,7 @@ type acks struct {
 }
 
 type ackWait struct {
-	got    atomic.Int64
+	got    atomic.Int64  // distinct processes that acknowledged
 	signal chan struct{} // cap 1, poked on every acknowledgement
 	mu     sync.Mutex
 	from   map[string]bool // ids of the processes that acknowledged
@@ -89,9 +94,11 @@ func (a *acks) received(payload string) {
 	defer a.mu.Unlock()
 	for payload = payload[idLen:]; len(payload) >= idLen; payload = payload[idLen:] {
 		if w := a.waits[payload[:idLen]]; w != nil {
-			w.got.Add(1)
 			w.mu.Lock()
-			w.from[from] = true
+			if !w.from[from] {
+				w.from[from] = true
+				w.got.Add(1)
+			}
 			w.mu.Unlock()
 			select {
 			case w.signal <- struct{}{}:
@@ -101,15 +108,16 @@ func (a *acks) received(payload string) {
 	}
 }
 
-// publishAcked publishes msg through run (which returns the number of
-// subscribers that received it) and then waits until every L1 that received
-// it has applied it, or Options.L1Fence has passed since the publish was
-// confirmed, whichever comes first (see the package comment for why the
-// fence suffices). The receiver count is trusted only from a single node:
-// in a Cluster or Ring a PUBLISH counts the receivers of one node only (the
-// message reaches the others, the count does not), so there the full fence
-// is waited on every invalidation.
-func (s *Store) publishAcked(ctx context.Context, msg string, run func(payload string) (int64, error)) error {
+// publishAcked publishes msg through run (which passes pub, the publish
+// arguments of publishLua, to a script and returns the number of
+// subscribers that received the message) and then waits until every L1
+// that received it or may still answer has applied it, or Options.L1Fence
+// has passed since the publish was confirmed, whichever comes first (see
+// the package comment for why the fence suffices). The receiver count is
+// exact on a single node and, with sharded pub/sub in the namespace's slot,
+// on a Cluster; a Ring's is not trusted, so there the full fence is waited
+// on every invalidation.
+func (s *Store) publishAcked(ctx context.Context, msg string, run func(pub []any) (int64, error)) error {
 	t, err := s.publish(msg, run)
 	if err != nil {
 		return err
@@ -131,10 +139,14 @@ type ackTicket struct {
 
 // publish publishes msg through run, registered for acknowledgements; the
 // caller must pass the ticket to waitAcks or forget it.
-func (s *Store) publish(msg string, run func(payload string) (int64, error)) (ackTicket, error) {
+func (s *Store) publish(msg string, run func(pub []any) (int64, error)) (ackTicket, error) {
 	seq, w := s.acks.register()
+	self := ""
+	if s.near == nil {
+		self = s.acks.writer + seq // see publishLua
+	}
 	sent := time.Now()
-	n, err := run("i" + s.acks.writer + seq + msg)
+	n, err := run(s.pubArgs("i"+s.acks.writer+seq+msg, self))
 	if err != nil {
 		s.acks.forget(seq)
 		return ackTicket{}, err
@@ -145,20 +157,24 @@ func (s *Store) publish(msg string, run func(payload string) (int64, error)) (ac
 // waitAcks waits for t's acknowledgements or its fence (see publishAcked).
 func (s *Store) waitAcks(ctx context.Context, t ackTicket) error {
 	defer s.acks.forget(t.seq)
-	if t.n == 0 && s.countsReceivers {
-		return nil
-	}
 	fence := time.NewTimer(s.opt.L1Fence - time.Since(t.at))
 	defer fence.Stop()
 	// PUBLISH counts the subscribers at the time of the publish; an L1
 	// whose subscription died just before (a restart, CLIENT KILL) is not
 	// counted but may answer until its fence runs out. So the count is
 	// trusted only when every process whose heartbeat this one saw lately
-	// acknowledged too, and only after this process's own subscription
-	// has been up long enough to have seen them.
-	counted := s.countsReceivers && s.near != nil && s.acks.ready.Load() && s.near.upFor(2*s.opt.L1Fence)
+	// acknowledged too, only after this process's own subscription has
+	// been up long enough to have seen them, and only once its own
+	// acknowledgement proves that subscription was still alive after the
+	// publish.
+	sub := s.sub
+	counted := s.countsReceivers && sub != nil && s.acks.ready.Load() && sub.upFor(2*s.opt.L1Fence)
+	need := t.n // an L1 writer's own subscription is one of the receivers
+	if s.near == nil {
+		need++ // the writer's own acknowledgement, published beside the message
+	}
 	since := t.sent.Add(-2 * s.opt.L1Fence)
-	for !counted || t.w.got.Load() < t.n || !s.near.allAcked(t.w, since) {
+	for !counted || t.w.got.Load() < need || !t.w.acked(s.acks.writer) || !sub.allAcked(t.w, since) {
 		select {
 		case <-t.w.signal:
 		case <-fence.C:
@@ -208,7 +224,11 @@ func (a *acker) run(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, a.s.opt.Timeout)
 		pipe := a.s.c.Pipeline()
 		for writer, seqs := range batch {
-			pipe.Publish(pctx, a.s.ackPre+writer, a.s.acks.writer+seqs)
+			if a.s.sharded {
+				pipe.SPublish(pctx, a.s.ackPre+writer, a.s.acks.writer+seqs)
+			} else {
+				pipe.Publish(pctx, a.s.ackPre+writer, a.s.acks.writer+seqs)
+			}
 		}
 		_, _ = pipe.Exec(pctx)
 		cancel()

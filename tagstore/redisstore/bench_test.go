@@ -187,3 +187,59 @@ func BenchmarkInvalidateL1(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInvalidateFence compares a plain invalidation (no L1 anywhere)
+// with one that another L1 process must apply, by a writer with an L1 and
+// by one without, on one node and on a 3-master cluster, at the default
+// L1Fence. The target (issue 9): at most 2× plain, never the fence.
+func BenchmarkInvalidateFence(b *testing.B) {
+	type topology struct {
+		name  string
+		plain func(b *testing.B, opt Options) *Store
+		l1    func(b *testing.B, opt Options) *Store
+	}
+	addr := testenv.Redis(b)
+	var addrs []string
+	parent := b
+	cluster := func(*testing.B) []string {
+		if addrs == nil {
+			addrs = testenv.RedisCluster(parent) // one cluster for every sub-benchmark
+		}
+		return addrs
+	}
+	for _, top := range []topology{
+		{"single",
+			func(b *testing.B, opt Options) *Store { return newTestStore(b, addr, opt) },
+			func(b *testing.B, opt Options) *Store { return newL1Store(b, addr, opt) }},
+		{"cluster",
+			func(b *testing.B, opt Options) *Store { return newClusterStore(b, cluster(b), opt) },
+			func(b *testing.B, opt Options) *Store { return newClusterL1Store(b, cluster(b), opt) }},
+	} {
+		for _, c := range []struct {
+			name           string
+			writerL1, peer bool
+		}{{"plain", false, false}, {"l1-writer+l1-peer", true, true}, {"writer+l1-peer", false, true}} {
+			b.Run(top.name+"/"+c.name, func(b *testing.B) {
+				opt := Options{Timeout: time.Second, L1Fence: 50 * time.Millisecond, Namespace: testenv.Name("t")}
+				var s *Store
+				if c.writerL1 {
+					s = top.l1(b, opt)
+				} else {
+					s = top.plain(b, opt)
+				}
+				if c.peer {
+					top.l1(b, opt)
+				}
+				time.Sleep(3 * opt.L1Fence) // every subscription warm
+				ctx := context.Background()
+				waits := s.RedisStats().FenceWaits
+				for b.Loop() {
+					if err := s.InvalidateTags(ctx, "t"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(s.RedisStats().FenceWaits-waits)/float64(b.N), "fences/op")
+			})
+		}
+	}
+}

@@ -41,31 +41,44 @@
 // trip, with the same guarantee across processes as without it: once
 // InvalidateTags returns, no Lookup that starts afterwards in any process
 // answers from an older entry. Invalidations are published on a namespace
-// channel by the same script that deletes the versions; it returns how many
-// subscribers N received the message, which carries the writer's id and a
-// sequence number. Every subscribed process drops the tags from its L1 and
-// then acknowledges on the writer's ack channel. InvalidateTags returns when
-// N acknowledgements have arrived, or when Options.L1Fence (δ, default
-// 50ms) has passed since the script replied, whichever comes first. For the
-// second case every L1 process pings its subscription every δ/4 and
-// answers from L1 at time r only if a ping sent after r-δ has had its pong
-// handled. Pongs come in order after earlier messages, so if the writer
-// returned at w+δ or later (w: the script's reply, after the publish) and a
-// read starts at r > w+δ, the ping was sent after the publish and the
-// message was applied before its pong. Each process measures only its own
-// monotonic clock. A process that subscribes after the publish empties its
-// L1 on the subscription's confirmation; one whose subscription drops (or
-// goes without a pong for Options.L1Heartbeat) stops using its L1,
-// empties it and uses it again only after resubscribing. L1 entries also
-// expire after Options.L1TTL.
+// channel ("{yoked:<ns>}:inval") by the same script that deletes the
+// versions; it returns how many subscribers N received the message, which
+// carries the writer's id and a sequence number. Every subscribed process
+// drops the tags from its L1 and then acknowledges on the writer's ack
+// channel. Every L1 process also publishes a heartbeat every δ/4 (δ:
+// Options.L1Fence, default 50ms) on "{yoked:<ns>}:hb". InvalidateTags
+// returns when N acknowledgements have arrived and every process heard
+// from lately has acknowledged too, or when δ has passed since the script
+// replied, whichever comes first. For the second case every L1 process
+// answers from L1 at time r only if its own heartbeat sent after r-δ has
+// come back on its subscription. Messages of one node come in order, so if
+// the writer returned at w+δ or later (w: the script's reply, after the
+// publish) and a read starts at r > w+δ, the heartbeat was sent after the
+// publish and the message was applied before it came back. Each process
+// measures only its own monotonic clock. A process that subscribes after
+// the publish empties its L1 on the subscription's confirmation; one whose
+// subscription drops (or goes without a pong for Options.L1Heartbeat)
+// stops using its L1, empties it and uses it again only after
+// resubscribing. L1 entries also expire after Options.L1TTL.
 //
-// The cost: an invalidation seen by other L1 processes takes one more round
-// trip (their acknowledgement); one that reaches a subscriber that does not
-// acknowledge (a slow or stuck process, a foreign SUBSCRIBE on the channel,
-// a writer whose own subscription is not up, a Store without an L1 while
-// others have one) takes δ. In a Cluster or Ring, PUBLISH counts the
-// receivers of one node only, so every invalidation takes δ there. L1
-// stops answering in a process whose subscription falls δ behind.
+// Counting exactly. A Store without an L1 subscribes too, to the
+// heartbeats and its ack channel only (it is no receiver of the
+// invalidations), so that its invalidations wait for exactly the L1s that
+// may answer. The writer's own acknowledgement (its message coming back
+// to its L1, or a second publish on its ack channel by the same script)
+// proves that its subscription was alive after the publish, so no
+// heartbeat published before went unheard. On a Cluster (Redis 7 or
+// later) all of these channels are shard channels of the namespace's slot
+// (SPUBLISH, SSUBSCRIBE): the node that runs the script delivers and
+// counts every message, in order.
+//
+// The cost: an invalidation seen by other L1 processes takes one more
+// round trip (their acknowledgement); one that reaches a process that does
+// not acknowledge (a slow or stuck process, a foreign SUBSCRIBE on the
+// channel, a writer whose own subscription is not up or not yet two fences
+// old) takes δ. On a Ring the publish count is not trusted, so every
+// invalidation takes δ there. L1 stops answering in a process whose
+// subscription falls δ behind.
 //
 // Memory. Invalidation needs no memory: the script deletes the versions
 // (the next Stamp creates fresh random ones) and publishes, so it runs even

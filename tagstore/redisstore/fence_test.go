@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,32 +35,86 @@ func warmL1(t *testing.T, s *Store, key string, tags ...string) {
 // been up for two fences, so it has heard every L1 that may answer.
 func waitWarm(t *testing.T, s *Store) {
 	t.Helper()
-	waitFor(t, "two fences of subscription", func() bool { return s.near.upFor(2 * s.opt.L1Fence) })
+	if s.sub == nil {
+		time.Sleep(2 * s.opt.L1Fence) // nothing to wait for: as long
+		return
+	}
+	waitFor(t, "two fences of subscription", func() bool { return s.sub.upFor(2 * s.opt.L1Fence) })
 }
 
-// Every invalidation of a healthy pair of L1 stores is acknowledged: none
-// waits for the fence, and the other store's L1 has dropped the tag by the
-// time InvalidateTags returns.
-func TestInvalidateWaitsForAcks(t *testing.T) {
+// topology makes stores on one Redis or on a 3-master Cluster.
+type topology struct {
+	name  string
+	store func(t *testing.T, opt Options) *Store // without L1
+	l1    func(t *testing.T, opt Options) *Store // with L1, subscribed
+	// client returns a client named name, for a store made with New.
+	client func(name string) redis.UniversalClient
+	// masters lists the nodes that may hold a subscription.
+	masters []string
+}
+
+func topologies(t *testing.T, fresh bool) []topology {
 	addr := testenv.Redis(t)
-	// A lost acknowledgement would show as a fence wait.
-	opt := Options{L1Fence: time.Second, InvalidateTimeout: 5 * time.Second}
-	a := newL1Store(t, addr, opt)
-	opt.Namespace = a.opt.Namespace
-	b := newL1Store(t, addr, opt)
-	waitWarm(t, a)
-	for i := range 30 {
-		put(t, a, "k", "v", "t")
-		warmL1(t, b, "k", "t")
-		if err := a.InvalidateTags(context.Background(), "t"); err != nil {
-			t.Fatal(err)
-		}
-		if v, _ := l1Hit(t, b, "k", "t"); v != "" {
-			t.Fatalf("round %d: b served %q after a's invalidation returned", i, v)
-		}
+	if fresh {
+		addr = testenv.StartRedis(t).Addr()
 	}
-	if w := a.RedisStats().FenceWaits; w != 0 {
-		t.Fatalf("%d invalidations waited for the fence", w)
+	addrs := testenv.RedisCluster(t)
+	return []topology{{
+		name:    "single",
+		store:   func(t *testing.T, opt Options) *Store { return newTestStore(t, addr, opt) },
+		l1:      func(t *testing.T, opt Options) *Store { return newL1Store(t, addr, opt) },
+		masters: []string{addr},
+		client: func(name string) redis.UniversalClient {
+			return redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, ClientName: name})
+		},
+	}, {
+		name:    "cluster",
+		store:   func(t *testing.T, opt Options) *Store { return newClusterStore(t, addrs, opt) },
+		l1:      func(t *testing.T, opt Options) *Store { return newClusterL1Store(t, addrs, opt) },
+		masters: addrs,
+		client: func(name string) redis.UniversalClient {
+			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true, ClientName: name})
+		},
+	}}
+}
+
+// Every invalidation seen by another L1 store is acknowledged: none waits
+// for the fence, and the other store's L1 has dropped the tag by the time
+// InvalidateTags returns. This holds for a writer with an L1 and for one
+// without (it hears the L1s' heartbeats and receives their
+// acknowledgements on its own subscription), on one node and on a Cluster
+// (sharded pub/sub in the namespace's slot, so that the publish counts
+// every receiver). Before sharded pub/sub every Cluster invalidation, and
+// every one by a writer without an L1, waited the whole fence.
+func TestInvalidateWaitsForAcks(t *testing.T) {
+	for _, top := range topologies(t, false) {
+		for _, writerL1 := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/writerL1=%v", top.name, writerL1), func(t *testing.T) {
+				// A lost acknowledgement would show as a fence wait.
+				opt := Options{L1Fence: 400 * time.Millisecond, InvalidateTimeout: 5 * time.Second, Namespace: testenv.Name("t")}
+				var a *Store
+				if writerL1 {
+					a = top.l1(t, opt)
+				} else {
+					a = top.store(t, opt)
+				}
+				b := top.l1(t, opt)
+				waitWarm(t, a)
+				for i := range 30 {
+					put(t, a, "k", "v", "t")
+					warmL1(t, b, "k", "t")
+					if err := a.InvalidateTags(context.Background(), "t"); err != nil {
+						t.Fatal(err)
+					}
+					if v, _ := l1Hit(t, b, "k", "t"); v != "" {
+						t.Fatalf("round %d: b served %q after a's invalidation returned", i, v)
+					}
+				}
+				if w := a.RedisStats().FenceWaits; w != 0 {
+					t.Fatalf("%d invalidations waited for the fence", w)
+				}
+			})
+		}
 	}
 }
 
@@ -102,27 +157,6 @@ func TestFenceStopsASlowL1(t *testing.T) {
 	}
 	if b.RedisStats().L1Enabled {
 		t.Fatal("b reports its L1 as usable while fenced")
-	}
-}
-
-// A writer without an L1 of its own cannot count acknowledgements: when
-// anyone received its message it waits for the whole fence.
-func TestWriterWithoutL1WaitsForFence(t *testing.T) {
-	addr := testenv.Redis(t)
-	const fence = 100 * time.Millisecond
-	b := newL1Store(t, addr, Options{L1Fence: fence})
-	a := newTestStore(t, addr, Options{Namespace: b.opt.Namespace, L1Fence: fence})
-	put(t, a, "k", "v1", "t")
-	warmL1(t, b, "k", "t")
-	start := time.Now()
-	if err := a.InvalidateTags(context.Background(), "t"); err != nil {
-		t.Fatal(err)
-	}
-	if took := time.Since(start); took < fence {
-		t.Fatalf("returned after %v, before the fence", took)
-	}
-	if v, _ := l1Hit(t, b, "k", "t"); v != "" {
-		t.Fatalf("b served %q", v)
 	}
 }
 
@@ -191,13 +225,32 @@ func TestInvalidateUnderOOM(t *testing.T) {
 // noticed yet, is not counted, yet answers until its fence runs out; the
 // writer returned as soon as the counted acknowledgements arrived. The
 // writer must also hear from every process whose heartbeat it saw lately.
+//
+// A writer without an L1 used to return at once when PUBLISH counted no
+// receiver, whatever L1 was still answering; it now hears the heartbeats
+// too. The same holds on a Cluster, where the subscription that dies is
+// the sharded one on the namespace slot's master.
 func TestUncountedL1IsWaitedFor(t *testing.T) {
-	addr := testenv.StartRedis(t).Addr()
+	for _, top := range topologies(t, true) {
+		for _, writerL1 := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/writerL1=%v", top.name, writerL1), func(t *testing.T) {
+				uncountedL1IsWaitedFor(t, top, writerL1)
+			})
+		}
+	}
+}
+
+func uncountedL1IsWaitedFor(t *testing.T, top topology, writerL1 bool) {
 	const fence = time.Second
-	opt := Options{L1Fence: fence, InvalidateTimeout: 10 * time.Second, Timeout: 2 * time.Second}
-	a := newL1Store(t, addr, opt)
-	opt.Namespace = a.opt.Namespace
-	bc := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, ClientName: "yoked-b"})
+	opt := Options{L1Fence: fence, InvalidateTimeout: 10 * time.Second, Timeout: 2 * time.Second, Namespace: testenv.Name("t")}
+	var a *Store
+	if writerL1 {
+		a = top.l1(t, opt)
+	} else {
+		a = top.store(t, opt)
+	}
+	name := testenv.Name("yoked-b")
+	bc := top.client(name)
 	defer bc.Close()
 	l1, err := memory.New(nil)
 	if err != nil {
@@ -235,28 +288,32 @@ func TestUncountedL1IsWaitedFor(t *testing.T) {
 	<-held
 
 	// Kill b's subscription: Redis no longer counts it.
-	raw := redis.NewClient(&redis.Options{Addr: addr})
-	defer raw.Close()
-	list, err := raw.Do(ctx, "CLIENT", "LIST", "TYPE", "pubsub").Text()
-	if err != nil {
-		t.Fatal(err)
-	}
 	killed := 0
-	for _, line := range strings.Split(list, "\n") {
-		if !strings.Contains(line, " name=yoked-b ") {
-			continue
+	var lists []string
+	for _, addr := range top.masters {
+		raw := redis.NewClient(&redis.Options{Addr: addr})
+		list, err := raw.Do(ctx, "CLIENT", "LIST", "TYPE", "pubsub").Text()
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, f := range strings.Fields(line) {
-			if id, ok := strings.CutPrefix(f, "id="); ok {
-				if err := raw.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
-					t.Fatal(err)
+		lists = append(lists, list)
+		for _, line := range strings.Split(list, "\n") {
+			if !strings.Contains(line, " name="+name+" ") {
+				continue
+			}
+			for _, f := range strings.Fields(line) {
+				if id, ok := strings.CutPrefix(f, "id="); ok {
+					if err := raw.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+						t.Fatal(err)
+					}
+					killed++
 				}
-				killed++
 			}
 		}
+		_ = raw.Close()
 	}
 	if killed != 1 {
-		t.Fatalf("killed %d subscriptions of b:\n%s", killed, list)
+		t.Fatalf("killed %d subscriptions of b:\n%s", killed, strings.Join(lists, "\n"))
 	}
 	start := time.Now()
 	if err := a.InvalidateTags(ctx, "t"); err != nil {

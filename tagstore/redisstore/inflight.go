@@ -84,8 +84,8 @@ func (s *Store) MarkWrite(ctx context.Context, tags []string) (tagstore.WriteMar
 	id := hex16(newVersion())
 	keys := s.markKeys(tags)
 	ttl := s.opt.WriteMarkTTL.Milliseconds()
-	t, err := s.publish(messageFor(tags), func(payload string) (int64, error) {
-		n, err := markScript.Run(ctx, s.c, keys, id, ttl, s.channel, payload).Int64()
+	t, err := s.publish(messageFor(tags), func(pub []any) (int64, error) {
+		n, err := markScript.Run(ctx, s.c, keys, append([]any{id, ttl}, pub...)...).Int64()
 		return n, s.end(parent, err)
 	})
 	if err != nil {
@@ -125,8 +125,8 @@ func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
 	defer cancel()
 	keys := s.markKeys(m.Tags)
 	intact := false
-	t, err := s.publish(messageFor(m.Tags), func(payload string) (int64, error) {
-		r, err := endScript.Run(sctx, s.c, keys, m.ID, s.channel, payload).Int64Slice()
+	t, err := s.publish(messageFor(m.Tags), func(pub []any) (int64, error) {
+		r, err := endScript.Run(sctx, s.c, keys, append([]any{m.ID}, pub...)...).Int64Slice()
 		if err = s.end(parent, err); err != nil {
 			return 0, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -51,16 +52,19 @@ func parseMessage(m string) (tags []string, all bool) {
 }
 
 // near is the L1: an in-process store used only while this process is
-// subscribed to the namespace's invalidations.
+// subscribed to the namespace's invalidations. A near without an L1 (l1
+// nil) only listens: it hears the L1 processes' heartbeats and the
+// acknowledgements of its Store's invalidations, so that a writer without
+// an L1 counts exactly whom it must wait for (acks.go).
 //
 // Coherence rests on three rules. (1) An entry is copied into L1 under an L1
 // stamp taken before the Redis read that validated it, so an invalidation
 // applied to L1 in between makes the copy unservable. (2) While the
 // subscription is down L1 is not used at all; losing it and regaining it
 // both invalidate all of L1, so messages missed in between cannot matter.
-// (3) The fence: L1 answers at time r only if a ping sent on the
-// subscription after r-L1Fence has had its pong handled, so every message
-// published before that ping has been applied (see the package comment).
+// (3) The fence: L1 answers at time r only if its own heartbeat sent after
+// r-L1Fence has come back on the subscription, so every message published
+// before that heartbeat has been applied (see the package comment).
 type near struct {
 	s       *Store
 	l1      tagstore.Store
@@ -102,18 +106,23 @@ func startNear(s *Store, l1 tagstore.Store) *near {
 	n.resetFence()
 	n.upAt.Store(-1)
 	go n.run(ctx)
-	go n.acker.run(ctx)
-	go n.heartbeat(ctx)
+	if l1 != nil {
+		go n.acker.run(ctx)
+		go n.heartbeat(ctx)
+	}
 	return n
 }
 
 // Heartbeats. Every L1 process publishes "h", its id and the send time on
-// the namespace channel every L1Fence/4. Its own heartbeat coming back on
-// its subscription proves that every message published before it was sent
-// has been applied (messages arrive in order), which is what the fence
-// needs; the other processes' heartbeats tell a writer which L1s may be
-// answering, so that it does not trust a PUBLISH count that missed one
-// whose subscription just died.
+// the namespace's heartbeat channel every L1Fence/4. Its own heartbeat
+// coming back on its subscription proves that every message published
+// before it was sent has been applied (both channels are in the
+// namespace's slot, so one node delivers them in order), which is what the
+// fence needs; the other processes' heartbeats tell a writer which L1s may
+// be answering, so that it does not trust a PUBLISH count that missed one
+// whose subscription just died. Heartbeats have their own channel so that
+// a Store without an L1 can hear them without being counted as a receiver
+// of the invalidations.
 const heartbeatPrefix = 'h'
 
 func (n *near) heartbeat(ctx context.Context) {
@@ -127,7 +136,7 @@ func (n *near) heartbeat(ctx context.Context) {
 		}
 		msg := string(heartbeatPrefix) + n.s.acks.writer + strconv.FormatInt(n.now(), 10)
 		pctx, cancel := context.WithTimeout(ctx, n.s.opt.Timeout)
-		_ = n.s.c.Publish(pctx, n.s.channel, msg).Err()
+		_ = n.s.publishTo(pctx, n.s.hbChannel, msg)
 		cancel()
 	}
 }
@@ -229,6 +238,9 @@ func (n *near) drop(tags []string) {
 }
 
 func (n *near) invalidateAll() {
+	if n.l1 == nil {
+		return
+	}
 	if err := n.l1.InvalidateAll(context.Background()); err != nil {
 		// An L1 that cannot invalidate cannot be trusted.
 		n.enabled.Store(false)
@@ -253,8 +265,10 @@ func (n *near) down(reason error) {
 	n.upAt.Store(-1)
 	n.resetFence()
 	n.gen.Add(1)
-	n.invalidateAll()
-	_ = n.l1.Flush(context.Background())
+	if n.l1 != nil {
+		n.invalidateAll()
+		_ = n.l1.Flush(context.Background())
+	}
 }
 
 // up is called on every subscription confirmation: whatever was published
@@ -262,14 +276,18 @@ func (n *near) down(reason error) {
 func (n *near) up() {
 	n.upAt.Store(n.now())
 	n.gen.Add(1)
+	if n.l1 == nil {
+		return
+	}
 	if err := n.l1.InvalidateAll(context.Background()); err == nil {
 		n.enabled.Store(true)
 	}
 }
 
-// run receives invalidations, pongs and acknowledgements on one
+// run receives invalidations, heartbeats, pongs and acknowledgements on one
 // connection, pinging it every L1Fence/4. A subscription without a pong for
-// L1Heartbeat is given up and made again.
+// L1Heartbeat, or unsubscribed by the server (a Cluster slot that moved),
+// is given up and made again.
 func (n *near) run(ctx context.Context) {
 	defer close(n.done)
 	every := max(n.s.opt.L1Fence/4, time.Millisecond)
@@ -310,25 +328,36 @@ func (n *near) run(ctx context.Context) {
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" && m.Channel == n.s.channel {
-				n.up()
-				pinged = time.Time{} // the fence starts from this connection
-			}
-			if m.Kind == "subscribe" && m.Channel == n.s.ackChannel() {
-				n.s.acks.ready.Store(true)
+			switch m.Kind {
+			case "subscribe", "ssubscribe":
+				if m.Channel == n.channels()[0] {
+					n.up()
+					pinged = time.Time{}
+				}
+				if m.Channel == n.s.ackChannel() {
+					n.s.acks.ready.Store(true)
+				}
+			default: // the server dropped a channel: start over
+				n.down(fmt.Errorf("redisstore: server ended the subscription to %s", m.Channel))
+				_ = ps.Close()
+				ps = n.subscribe(ctx)
+				ponged = time.Now()
 			}
 		case *redis.Pong:
 			ponged = time.Now()
-			if sent, err := strconv.ParseInt(m.Payload, 10, 64); err == nil && sent > n.fence.Load() {
-				n.fence.Store(sent)
-			}
 		case *redis.Message:
-			if m.Channel != n.s.channel {
+			switch m.Channel {
+			case n.s.channel:
+			case n.s.hbChannel:
+				if n.heard(m.Payload) {
+					ponged = time.Now()
+				}
+				continue
+			default:
 				n.s.acks.received(m.Payload)
 				continue
 			}
-			if n.heard(m.Payload) {
-				ponged = time.Now()
+			if n.l1 == nil {
 				continue
 			}
 			if f := n.beforeMessage.Load(); f != nil {
@@ -351,8 +380,22 @@ func (n *near) run(ctx context.Context) {
 	}
 }
 
+// channels are the channels n subscribes to, the first one confirming the
+// subscription: invalidations (L1 only), heartbeats, acknowledgements.
+func (n *near) channels() []string {
+	if n.l1 == nil {
+		return []string{n.s.hbChannel, n.s.ackChannel()}
+	}
+	return []string{n.s.channel, n.s.hbChannel, n.s.ackChannel()}
+}
+
 func (n *near) subscribe(ctx context.Context) *redis.PubSub {
-	ps := n.s.c.Subscribe(ctx, n.s.channel, n.s.ackChannel())
+	var ps *redis.PubSub
+	if n.s.sharded {
+		ps = n.s.c.SSubscribe(ctx, n.channels()...)
+	} else {
+		ps = n.s.c.Subscribe(ctx, n.channels()...)
+	}
 	n.ps.Store(ps)
 	if ctx.Err() != nil { // close ran before the Store
 		_ = ps.Close()
@@ -367,5 +410,8 @@ func (n *near) close() error {
 	}
 	<-n.done
 	n.enabled.Store(false)
+	if n.l1 == nil {
+		return nil
+	}
 	return n.l1.Close()
 }

@@ -52,9 +52,10 @@ type Options struct {
 	// it counts as lost and is made again (default 1s).
 	L1Heartbeat time.Duration
 	// L1Fence bounds how long an invalidation waits for other processes'
-	// L1s to acknowledge it, and how old the last answered ping of this
-	// process's subscription may be for its L1 to answer (default 50ms; the
-	// subscription is pinged every L1Fence/4). See the package comment.
+	// L1s to acknowledge it, and how old the last heartbeat this process's
+	// L1 heard back from itself may be for it to answer (default 50ms; L1
+	// processes publish a heartbeat every L1Fence/4). See the package
+	// comment.
 	L1Fence time.Duration
 
 	// WriteMarkTTL is the lifetime of a write's in-flight mark

@@ -2,7 +2,25 @@ package redisstore
 
 import "github.com/redis/go-redis/v9"
 
-// All scripts touch only keys of the namespace's version slot.
+// All scripts touch only keys of the namespace's version slot, and publish
+// only on channels of that slot.
+
+// publishLua defines publish(i) for the scripts that publish: ARGV[i] is
+// PUBLISH, or SPUBLISH on a Cluster (a shard channel of the namespace's
+// slot, so that the node running the script counts every subscriber),
+// ARGV[i+1] the channel and ARGV[i+2] the message; unless ARGV[i+3] is
+// empty, ARGV[i+4] is then published on it (a writer without an L1
+// acknowledges its own message that way, see acks.go). It returns the
+// first publish's receivers. Store.pubArgs builds the five arguments.
+const publishLua = `
+local function publish(i)
+  local n = redis.call(ARGV[i], ARGV[i+1], ARGV[i+2])
+  if ARGV[i+3] ~= '' then
+    redis.call(ARGV[i], ARGV[i+3], ARGV[i+4])
+  end
+  return n
+end
+`
 
 // stampScript returns the versions of KEYS, setting missing ones to the
 // fresh tokens in ARGV.
@@ -20,28 +38,33 @@ return r`)
 
 // bumpScript deletes the versions KEYS (the next Stamp creates fresh random
 // ones, so a deleted version is a new version for every reader) and, in the
-// same atomic step, publishes ARGV[2] on channel ARGV[1]. It returns the
-// number of subscribers that received the message. DEL and PUBLISH need no
+// same atomic step, publishes (ARGV: publishLua's arguments). It returns
+// the number of subscribers that received the message. DEL and PUBLISH need no
 // memory, so the script runs even when Redis refuses writes for maxmemory.
 // A version that is an in-flight marker ("!", see inflight.go) is left in
 // place: nothing can be stored under it, and the write that set it deletes
 // it when it ends.
-var bumpScript = redis.NewScript(`
+var bumpScript = redis.NewScript(publishLua + `
 for _, k in ipairs(KEYS) do
   local v = redis.call('GET', k)
   if v and string.byte(v, 1) ~= 33 then
     redis.call('DEL', k)
   end
 end
-return redis.call('PUBLISH', ARGV[1], ARGV[2])`)
+return publish(1)`)
+
+// publishScript only publishes (ARGV: publishLua's arguments); KEYS[1], a
+// key of the version slot it does not touch, routes it on a Cluster.
+var publishScript = redis.NewScript(publishLua + `
+return publish(1)`)
 
 // markScript marks a write in flight (inflight.go). KEYS are n version keys
-// followed by their n mark sets; ARGV: mark id, lifetime in ms, channel,
-// message. Each mark set is a sorted set of mark ids scored by expiry (Unix
+// followed by their n mark sets; ARGV: mark id, lifetime in ms, then
+// publishLua's arguments. Each mark set is a sorted set of mark ids scored by expiry (Unix
 // ms, Redis's clock); the version becomes "!" followed by the latest expiry
 // and expires with it, so readers meet the marker until the last mark ends
 // or expires and then create a fresh version. Returns PUBLISH's count.
-var markScript = redis.NewScript(`
+var markScript = redis.NewScript(publishLua + `
 local n = #KEYS / 2
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -54,15 +77,15 @@ for i = 1, n do
   redis.call('SET', KEYS[i], '!' .. top[2], 'PXAT', top[2])
   redis.call('PEXPIREAT', f, top[2])
 end
-return redis.call('PUBLISH', ARGV[3], ARGV[4])`)
+return publish(3)`)
 
 // endScript ends the mark ARGV[1] on the same keys as markScript: it removes
 // the mark and then deletes each version (a fresh one is created by the next
 // reader), or leaves the marker of the other marks still in flight.
-// ARGV[2], ARGV[3]: channel and message. Returns PUBLISH's count and 1 when
+// ARGV[2..6]: publishLua's arguments. Returns PUBLISH's count and 1 when
 // the mark was still in place on every tag (not expired, its marker neither
 // evicted nor replaced), so that no reader can have stored anything since.
-var endScript = redis.NewScript(`
+var endScript = redis.NewScript(publishLua + `
 local n = #KEYS / 2
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -83,13 +106,14 @@ for i = 1, n do
     redis.call('DEL', KEYS[i])
   end
 end
-return {redis.call('PUBLISH', ARGV[2], ARGV[3]), intact}`)
+return {publish(2), intact}`)
 
 // epochScript compares this server's run_id with the one recorded in
 // KEYS[1]; when they differ (Redis restarted, maybe from an old snapshot) it
 // deletes the namespace version KEYS[2] (a fresh one is created by the next
-// Stamp), records the run_id, publishes ARGV[2] on ARGV[1] and returns 1.
-var epochScript = redis.NewScript(`
+// Stamp), records the run_id, publishes (ARGV: publishLua's arguments) and
+// returns 1.
+var epochScript = redis.NewScript(publishLua + `
 local id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 if not id then
   return redis.error_reply('no run_id in INFO server')
@@ -98,6 +122,6 @@ if redis.call('GET', KEYS[1]) == id then
   return 0
 end
 redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+publish(1)
 redis.call('SET', KEYS[1], id)
 return 1`)

@@ -28,17 +28,22 @@ type Store struct {
 	opt       Options
 	ownClient bool
 
-	vprefix  string // "{yoked:<ns>}:v:"
-	fprefix  string // "{yoked:<ns>}:f:", mark sets (inflight.go)
-	eprefix  string // "yoked:<ns>:e:"
-	allKey   string
-	epochKey string
-	channel  string
-	ackPre   string // "yoked:<ns>:ack:", followed by a writer id
+	vprefix   string // "{yoked:<ns>}:v:"
+	fprefix   string // "{yoked:<ns>}:f:", mark sets (inflight.go)
+	eprefix   string // "yoked:<ns>:e:"
+	allKey    string
+	epochKey  string
+	channel   string // "{yoked:<ns>}:inval", invalidations
+	hbChannel string // "{yoked:<ns>}:hb", L1 heartbeats
+	ackPre    string // "{yoked:<ns>}:ack:", followed by a writer id
 
 	acks *acks
-	// countsReceivers: PUBLISH's reply counts every subscriber (one node).
+	// countsReceivers: the publish reply counts every subscriber (one
+	// node, or a Cluster's sharded pub/sub).
 	countsReceivers bool
+	// sharded: publish with SPUBLISH and subscribe with SSUBSCRIBE (a
+	// Cluster, Redis 7 or later).
+	sharded bool
 
 	br      breaker
 	probing atomic.Bool // a prober runs (breaker.go)
@@ -50,7 +55,8 @@ type Store struct {
 	checked atomic.Uint64
 	checkMu chan struct{} // a lock that gives up with the caller's context
 
-	near *near
+	near *near      // the L1, nil without one
+	sub  *near      // the subscription: near, or one that only listens (acks.go)
 	pub  *publisher // shared counters, see shared.go
 
 	closed atomic.Bool
@@ -85,8 +91,9 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		fprefix:       "{yoked:" + ns + "}:f:",
 		eprefix:       "yoked:" + ns + ":e:",
 		epochKey:      "{yoked:" + ns + "}:epoch",
-		channel:       "yoked:" + ns + ":inval",
-		ackPre:        "yoked:" + ns + ":ack:",
+		channel:       "{yoked:" + ns + "}:inval",
+		hbChannel:     "{yoked:" + ns + "}:hb",
+		ackPre:        "{yoked:" + ns + "}:ack:",
 		acks:          newAcks(),
 		checkMu:       make(chan struct{}, 1),
 		defaultLogger: defaultLogger,
@@ -102,6 +109,7 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = c.ForEachShard(ctx, func(_ context.Context, n *redis.Client) error { n.AddHook(hook); return nil })
 		cancel()
+		s.countsReceivers, s.sharded = true, true
 	case *redis.Ring:
 		c.OnNewNode(func(n *redis.Client) { n.AddHook(hook) })
 	default:
@@ -110,6 +118,9 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 	}
 	if opt.L1 != nil {
 		s.near = startNear(s, opt.L1)
+		s.sub = s.near
+	} else if s.countsReceivers {
+		s.sub = startNear(s, nil)
 	}
 	s.pub = startPublisher(s, opt.StatsInterval)
 	routeClientLog(s)
@@ -135,6 +146,28 @@ func (dialHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 
 // ackChannel is where other processes acknowledge this Store's messages.
 func (s *Store) ackChannel() string { return s.ackPre + s.acks.writer }
+
+// pubArgs are publishLua's arguments for publishing msg on the
+// invalidation channel and, unless self is empty, self on this Store's ack
+// channel.
+func (s *Store) pubArgs(msg, self string) []any {
+	cmd, ack := "PUBLISH", ""
+	if s.sharded {
+		cmd = "SPUBLISH"
+	}
+	if self != "" {
+		ack = s.ackChannel()
+	}
+	return []any{cmd, s.channel, msg, ack, self}
+}
+
+// publishTo publishes msg on channel, a channel of the namespace's slot.
+func (s *Store) publishTo(ctx context.Context, channel, msg string) error {
+	if s.sharded {
+		return s.c.SPublish(ctx, channel, msg).Err()
+	}
+	return s.c.Publish(ctx, channel, msg).Err()
+}
 
 // Client returns the underlying client.
 func (s *Store) Client() redis.UniversalClient { return s.c }
@@ -255,7 +288,7 @@ func (s *Store) checkEpoch(ctx context.Context) (uint64, error) {
 	if s.checked.Load() >= c0 {
 		return c0, nil
 	}
-	bumped, err := epochScript.Run(ctx, s.c, []string{s.epochKey, s.allKey}, s.channel, allMessage).Int()
+	bumped, err := epochScript.Run(ctx, s.c, []string{s.epochKey, s.allKey}, s.pubArgs(allMessage, "")...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: checking the Redis run_id: %w", err)
 	}
@@ -570,13 +603,13 @@ func (s *Store) bump(ctx context.Context, tags []string, msg string) (err error)
 	ctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
 	defer cancel()
 	vkeys := s.versionKeys(tags)
-	return s.publishAcked(ctx, msg, func(payload string) (int64, error) {
+	return s.publishAcked(ctx, msg, func(pub []any) (int64, error) {
 		// The script waits no longer than a lookup would (Options.Timeout):
 		// a write must not stall behind a Redis that does not answer. A
 		// failure leaves the invalidation to the caller's retry.
 		sctx, scancel := context.WithTimeout(ctx, s.opt.Timeout)
 		defer scancel()
-		n, err := bumpScript.Run(sctx, s.c, vkeys, s.channel, payload).Int64()
+		n, err := bumpScript.Run(sctx, s.c, vkeys, pub...).Int64()
 		if err = s.end(parent, err); err != nil {
 			return 0, fmt.Errorf("redisstore: invalidating %d tags: %w", len(tags), err)
 		}
@@ -659,8 +692,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var err error
-	if s.near != nil {
-		err = s.near.close()
+	if s.sub != nil {
+		err = s.sub.close()
 	}
 	if perr := s.pub.close(s.opt.InvalidateTimeout); perr != nil {
 		s.opt.Logger.Warn("redisstore: last counters not pushed at Close", "namespace", s.opt.Namespace, "err", perr)

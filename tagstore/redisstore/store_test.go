@@ -24,13 +24,25 @@ import (
 // closed at cleanup.
 func newTestStore(t testing.TB, addr string, opt Options) *Store {
 	t.Helper()
+	return newStoreOn(t, redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true}), opt)
+}
+
+// newClusterStore is newTestStore on the cluster of addrs.
+func newClusterStore(t testing.TB, addrs []string, opt Options) *Store {
+	t.Helper()
+	return newStoreOn(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true}), opt)
+}
+
+// newStoreOn returns a Store on c in a fresh namespace, flushed and closed
+// (with c) at cleanup.
+func newStoreOn(t testing.TB, c redis.UniversalClient, opt Options) *Store {
+	t.Helper()
 	if opt.Namespace == "" {
 		opt.Namespace = testenv.Name("t")
 	}
 	if opt.Timeout == 0 {
 		opt.Timeout = 2 * time.Second // a loaded test machine is not a fault
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	s, err := New(c, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +51,7 @@ func newTestStore(t testing.TB, addr string, opt Options) *Store {
 		if err := s.Flush(context.Background()); errors.Is(err, tagstore.ErrClosed) {
 			if again, err := New(c, Options{Namespace: opt.Namespace}); err == nil {
 				_ = again.Flush(context.Background())
+				_ = again.Close()
 			}
 		}
 		_ = s.Close()
@@ -56,6 +69,18 @@ func TestContract(t *testing.T) {
 // newL1Store is newTestStore with a memory L1, once its subscription is up.
 func newL1Store(t testing.TB, addr string, opt Options) *Store {
 	t.Helper()
+	return subscribed(t, newTestStore(t, addr, withL1(t, opt)))
+}
+
+// newClusterL1Store is newL1Store on the cluster of addrs.
+func newClusterL1Store(t testing.TB, addrs []string, opt Options) *Store {
+	t.Helper()
+	return subscribed(t, newClusterStore(t, addrs, withL1(t, opt)))
+}
+
+// withL1 is opt with a memory L1.
+func withL1(t testing.TB, opt Options) Options {
+	t.Helper()
 	l1, err := memory.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +89,12 @@ func newL1Store(t testing.TB, addr string, opt Options) *Store {
 	if opt.L1Fence == 0 {
 		opt.L1Fence = 500 * time.Millisecond // a loaded test machine is not a fault
 	}
-	s := newTestStore(t, addr, opt)
+	return opt
+}
+
+// subscribed returns s once its L1 is subscribed.
+func subscribed(t testing.TB, s *Store) *Store {
+	t.Helper()
 	waitFor(t, "L1 subscribed", func() bool { return s.RedisStats().L1Enabled })
 	return s
 }

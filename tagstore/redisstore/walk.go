@@ -139,7 +139,7 @@ func (s *Store) InvalidatePattern(ctx context.Context, pattern string) (int, err
 	if err == nil {
 		for i := 0; i < len(tags) && err == nil; i += scanBatch {
 			batch := tags[i:min(i+scanBatch, len(tags))]
-			err = bumpScript.Run(ctx, s.c, s.versionKeys(batch), s.channel, allMessage).Err()
+			err = bumpScript.Run(ctx, s.c, s.versionKeys(batch), s.pubArgs(allMessage, "")...).Err()
 			if err == nil {
 				s.invalidations.Add(uint64(len(batch)))
 			}
@@ -147,8 +147,8 @@ func (s *Store) InvalidatePattern(ctx context.Context, pattern string) (int, err
 	}
 	if err == nil {
 		// Every L1 drops everything: they may hold the deleted keys too.
-		err = s.publishAcked(ctx, allMessage, func(payload string) (int64, error) {
-			return s.c.Publish(ctx, s.channel, payload).Result()
+		err = s.publishAcked(ctx, allMessage, func(pub []any) (int64, error) {
+			return publishScript.Run(ctx, s.c, []string{s.allKey}, pub...).Int64()
 		})
 	}
 	if err = s.end(parent, err); err != nil {
