@@ -34,6 +34,8 @@ func TestParse(t *testing.T) {
 		{"PKHit/postgres/memory", 1299, 8, "hits/op", 1},
 		{"Mixed/postgres/raw", 387021, 0, "ops/s", 2584},
 		{"RedisHit/interleaved", 224225, 0, "queryrow/get", 1.1},
+		{"Mixed/postgres/writes-only", 1500000, 0, "ops/s", 666},
+		{"Mixed/postgres/memory", 64367, 0, "scan-hits/read", 0.09866},
 		{"redis.BareGet", 76100, 0, "", 0},
 		{"redis.Invalidate/entries=1000000", 40600, 0, "", 0},
 	}
@@ -72,6 +74,9 @@ func TestReportTargets(t *testing.T) {
 		"| Redis hit (no L1) through database/sql ≤ 1× raw PostgreSQL PK read | 0.71× | yes |",
 		"| 41.3 µs | 45.2 µs | 45.4 µs | 64.2 µs | 1.09× | 1.10× | 0.71× |",
 		"| mixed load ≥ 1× raw throughput (Redis, no L1) | 0.00× | not measured |",
+		"| memory | 15536 | 6.01× | 0.64 | 0.81 | 0.10 | 0.010 (pending_invalidation 0.010) | 0 |",
+		"at most 20 × 666 = 13320 ops/s, 5.15× raw",
+		"15536 vs 2584 ops/s; bound with every read free: 5.15×",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)

@@ -57,6 +57,9 @@ type Workload struct {
 	WriteEvery time.Duration
 	// Zipf skews row choice (s parameter, > 1); 0 means uniform.
 	Zipf float64
+	// UniformWrites chooses the rows of writes uniformly even when Zipf
+	// skews the reads (hot rows read often, writes spread over the table).
+	UniformWrites bool
 	// Mixed, when set, replaces Readers and Writers: Mixed goroutines each
 	// choose a read with probability ReadRatio, else a write, with no pacing.
 	Mixed     int
@@ -180,6 +183,14 @@ func (wl *Workload) newGen(name string, id uint64) *gen {
 	return g
 }
 
+// writeRow is the row of a write: uniform when UniformWrites is set.
+func (wl *Workload) writeRow(g *gen) int64 {
+	if wl.UniformWrites {
+		return int64(g.rnd.IntN(wl.Rows)) + 1
+	}
+	return g.row(wl.Rows)
+}
+
 func (g *gen) row(n int) int64 {
 	if g.zipf != nil {
 		return int64(g.zipf.Uint64()) + 1
@@ -271,7 +282,7 @@ func (wl *Workload) write(ctx context.Context, g *gen) {
 	// which the checker handles but which proves less.
 	wctx := context.WithoutCancel(ctx)
 	if g.rnd.IntN(2) == 0 {
-		id, val := g.row(wl.Rows), wl.value()
+		id, val := wl.writeRow(g), wl.value()
 		start := staleness.Now()
 		_, err := wl.DB.ExecContext(wctx, update, val, id)
 		end := staleness.Now()
@@ -285,7 +296,7 @@ func (wl *Workload) write(ctx context.Context, g *gen) {
 	n := 1 + g.rnd.IntN(3)
 	ids := map[int64]bool{}
 	for len(ids) < n && len(ids) < wl.Rows {
-		ids[g.row(wl.Rows)] = true
+		ids[wl.writeRow(g)] = true
 	}
 	sorted := make([]int64, 0, len(ids))
 	for id := range ids {
