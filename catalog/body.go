@@ -69,15 +69,14 @@ func readFunctionBody(parser sqlparse.Parser, lang, src string) *body {
 		b.opaque = "function in language " + lang
 		return b
 	}
+	defer b.resolve(nil, nil)
 	for _, c := range chunks {
 		st := parser.Parse(c)
 		if !st.Parsed || st.AllTables || st.Kind == sqlparse.KindUnknown {
 			b.opaque = "function statement not understood: " + strings.TrimSpace(c)
 			return b
 		}
-		for _, t := range st.Reads {
-			b.reads = append(b.reads, t.Name)
-		}
+		b.readTables = append(b.readTables, st.Reads...)
 		b.funcs = append(b.funcs, st.Functions...)
 	}
 	return b
@@ -106,14 +105,41 @@ func readBody(parser sqlparse.Parser, text string) *body {
 			b.opaque = "trigger statement not understood: " + strings.TrimSpace(chunk)
 			return b
 		}
-		for _, w := range st.Writes {
-			b.writes = append(b.writes, w.Name)
-		}
+		b.writeTables = append(b.writeTables, st.Writes...)
 		b.funcs = append(b.funcs, st.Functions...)
+	}
+	return b.resolve(nil, nil)
+}
+
+// resolve names what the body reads and writes as the catalog does, with
+// path in place of the session's search_path when not nil (PostgreSQL
+// functions declared with SET search_path). It returns b.
+func (b *body) resolve(res *resolver, path []string) *body {
+	if path == nil && res != nil {
+		path = res.path
+	}
+	b.writes, b.reads = nil, nil
+	for _, t := range b.writeTables {
+		b.writes = append(b.writes, res.resolveIn(t, path))
+	}
+	for _, t := range b.readTables {
+		b.reads = append(b.reads, res.resolveIn(t, path))
 	}
 	slices.Sort(b.writes)
 	b.writes = slices.Compact(b.writes)
 	return b
+}
+
+// unqualified reports whether the body names a table without a schema.
+func (b *body) unqualified() bool {
+	for _, ts := range [][]sqlparse.Table{b.writeTables, b.readTables} {
+		for _, t := range ts {
+			if t.Schema == "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mergeReads combines what overloads of one function name read.
@@ -123,6 +149,7 @@ func mergeReads(a, b *body) *body {
 	}
 	m := mergeBody(a, b)
 	m.reads = append(append([]string(nil), a.reads...), b.reads...)
+	m.readTables = append(append([]sqlparse.Table(nil), a.readTables...), b.readTables...)
 	return m
 }
 
@@ -131,7 +158,8 @@ func mergeBody(a, b *body) *body {
 	if a == nil {
 		return b
 	}
-	m := &body{writes: append(append([]string(nil), a.writes...), b.writes...), funcs: append(append([]string(nil), a.funcs...), b.funcs...), opaque: a.opaque,
+	m := &body{writes: append(append([]string(nil), a.writes...), b.writes...),
+		writeTables: append(append([]sqlparse.Table(nil), a.writeTables...), b.writeTables...), funcs: append(append([]string(nil), a.funcs...), b.funcs...), opaque: a.opaque,
 		text: a.text + ";" + b.text, dynamic: a.dynamic || b.dynamic}
 	if m.opaque == "" {
 		m.opaque = b.opaque
@@ -139,33 +167,9 @@ func mergeBody(a, b *body) *body {
 	return m
 }
 
-// addKey records one primary-key column of schema.table read in key order.
-// A table name found in several schemas keeps its key only when every
-// schema's table has the same one (tenants with one schema each); see
-// sameKeys.
-func (f *facts) addKey(seen map[string]string, schema, table string, col Column) {
-	rel := relName(table)
-	if owner, ok := seen[rel]; ok && owner != schema {
-		if f.otherKeys[rel] == nil {
-			f.otherKeys[rel] = map[string][]Column{}
-		}
-		f.otherKeys[rel][schema] = append(f.otherKeys[rel][schema], col)
-		return
-	}
-	seen[rel] = schema
+// addKey records one primary-key column of a relation (named as the
+// catalog names it), read in key order.
+func (f *facts) addKey(rel string, col Column) {
+	rel = relName(rel)
 	f.keys[rel] = append(f.keys[rel], col)
-}
-
-// sameKeys drops the key of every table name whose tables in other schemas
-// have another key (other columns, types, collations): which one a
-// statement means is not known here.
-func (f *facts) sameKeys() map[string][]Column {
-	for rel, others := range f.otherKeys {
-		for _, k := range others {
-			if !slices.Equal(k, f.keys[rel]) {
-				f.keys[rel] = nil
-			}
-		}
-	}
-	return f.keys
 }

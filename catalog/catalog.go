@@ -82,8 +82,12 @@ type facts struct {
 	// keyTriggers: tables with a trigger that may change the row a write
 	// writes, its key included (BEFORE, INSTEAD OF, or timing unknown).
 	keyTriggers map[string]bool
-	// otherKeys: keys of tables of the same name in other schemas.
-	otherKeys map[string]map[string][]Column
+	// res resolves names (see resolve.go); nil: bare names.
+	res *resolver
+	// pathTriggers: tables with a trigger whose body names a table without
+	// a schema, resolved through the session's search_path (PostgreSQL
+	// functions without SET search_path).
+	pathTriggers map[string]bool
 }
 
 type viewFunc struct {
@@ -95,7 +99,7 @@ func newFacts() *facts {
 	return &facts{views: map[string][]string{}, opaqueViews: map[string]string{}, triggers: map[string]*body{},
 		funcs: map[string]funcClass{}, funcBodies: map[string]*body{}, keys: map[string][]Column{},
 		seqWriters: map[string]bool{}, sqlText: map[string]bool{}, operators: map[string][]string{},
-		otherKeys: map[string]map[string][]Column{}, keyTriggers: map[string]bool{}}
+		keyTriggers: map[string]bool{}, pathTriggers: map[string]bool{}}
 }
 
 // Catalog is the resolved form of one dialect's facts. It is never mutated
@@ -137,6 +141,9 @@ type Catalog struct {
 	// of the same table (a trigger, a foreign key to itself, a cycle of
 	// cascades or triggers leading back).
 	notRowLocal map[string]bool
+	// res resolves the names statements give; pathTriggers: see facts.
+	res          *resolver
+	pathTriggers map[string]bool
 }
 
 var failed = &Catalog{failed: true}
@@ -153,10 +160,8 @@ func (c *Catalog) IsFailed() bool { return c != nil && c.failed }
 func (c *Catalog) Equal(o *Catalog) bool { return c.equal(o) }
 
 // PrimaryKey returns the primary-key columns of a table, in key order, and
-// whether the catalog knows one. The name may be qualified; the schema is
-// dropped as everywhere in this package, so a name shared by tables of
-// several schemas has no key. On MySQL only the current database's tables
-// are known.
+// whether the catalog knows one. table is a relation name (Resolve). On
+// MySQL only the current database's tables are known.
 func (c *Catalog) PrimaryKey(table string) ([]Column, bool) {
 	if c == nil || c.failed {
 		return nil, false
@@ -170,8 +175,8 @@ func (c *Catalog) PrimaryKey(table string) ([]Column, bool) {
 // BEFORE or INSTEAD OF trigger on the table (any trigger where the catalog
 // does not read their timing), no AFTER trigger writing it, no foreign key
 // from it to itself, no chain of cascades, triggers or declared dependencies
-// that leads back to it, and no write that may touch anything. False for a
-// nil or failed catalog.
+// that leads back to it, and no write that may touch anything. table is a
+// relation name (Resolve). False for a nil or failed catalog.
 func (c *Catalog) RowLocal(table string) bool {
 	if c == nil || c.failed {
 		return false
@@ -181,17 +186,13 @@ func (c *Catalog) RowLocal(table string) bool {
 	return !all && !c.notRowLocal[t]
 }
 
-// relName is the catalog's name of a relation: lower case, schema dropped.
-func relName(name string) string {
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
-	}
-	return strings.ToLower(name)
-}
+// relName is the catalog's form of a relation name its loaders resolved:
+// lower case.
+func relName(name string) string { return strings.ToLower(name) }
 
 // Load reads the catalog of dialect through q. deps are dependencies
 // declared by hand: a write to a relation also writes deps[relation]
-// (transitively), and a relation with declared dependencies is trusted not
+// (transitively; names resolved as Resolve does), and a relation with declared dependencies is trusted not
 // to write anything else through opaque triggers. Load returns an error
 // (never panics) when the server's answers are not what it expects.
 func Load(ctx context.Context, dialect string, q Querier, parser sqlparse.Parser, deps map[string][]string) (cat *Catalog, err error) {
@@ -253,10 +254,12 @@ func isTrue(s string) bool {
 
 // body is what a trigger or routine body was found to write (or read).
 type body struct {
-	writes []string
-	reads  []string
-	funcs  []string
-	opaque string // why the body cannot be read, or ""
+	// writes and reads are relation names (see resolve); writeTables and
+	// readTables the tables as the body names them.
+	writes, reads           []string
+	writeTables, readTables []sqlparse.Table
+	funcs                   []string
+	opaque                  string // why the body cannot be read, or ""
 	// text is the body without comments and literals, searched for calls
 	// of user functions in any statement form (assignments, IF, RETURN,
 	// PERFORM, SET @x = f()).
@@ -269,10 +272,20 @@ type body struct {
 func build(f *facts, deps map[string][]string) *Catalog {
 	c := &Catalog{writes: map[string][]string{}, writeAll: map[string]string{}, reads: map[string][]string{},
 		noCache: map[string]string{}, volatile: map[string]string{}, funcs: f.funcs, allFuncs: f.allFuncs, rls: map[string]bool{},
-		funcReads: map[string][]string{}, funcOpaque: map[string]string{}, keys: f.sameKeys(),
-		sequences: names(f.sequences), seqWriters: f.seqWriters, sqlText: f.sqlText}
+		funcReads: map[string][]string{}, funcOpaque: map[string]string{}, keys: map[string][]Column{},
+		sequences: names(f.sequences), seqWriters: f.seqWriters, sqlText: f.sqlText,
+		res: f.res, pathTriggers: map[string]bool{}}
+	for t, k := range f.keys {
+		c.keys[relName(t)] = k
+	}
+	for t := range f.pathTriggers {
+		c.pathTriggers[relName(t)] = true
+	}
 	if c.funcs == nil {
 		c.funcs = map[string]funcClass{}
+	}
+	if c.res == nil {
+		c.res = &resolver{}
 	}
 	userCall := callPattern(c.funcs, func(cl funcClass) bool { return cl != funcBuiltin })
 	calls := func(b *body) []string {
@@ -371,9 +384,10 @@ func build(f *facts, deps map[string][]string) *Catalog {
 	c.opWrite, c.opRead = alternation(opWrite), alternation(opRead)
 	declared := map[string]bool{}
 	for t, ds := range deps {
-		declared[relName(t)] = true
+		t = f.res.resolve(parseName(t))
+		declared[t] = true
 		for _, d := range ds {
-			edge(t, d)
+			edge(t, f.res.resolve(parseName(d)))
 		}
 	}
 	for t, b := range f.triggers {
@@ -495,11 +509,16 @@ type Access struct {
 	Kind      sqlparse.Kind
 	Cacheable bool
 	Reason    string
-	// Reads and Writes are relation names (lower case, unqualified),
-	// without duplicates; the ones the statement names come first.
+	// Reads and Writes are relation names (Resolve), without duplicates;
+	// the ones the statement names come first.
 	Reads, Writes []string
 	// WriteAll: the statement may write anything.
 	WriteAll bool
+	// PathDependent: what the statement writes was resolved through the
+	// session's search_path or current database (a table named without a
+	// schema, or a trigger body that names one): on a session that may have
+	// changed it, the statement may write anything.
+	PathDependent bool
 	// NeedsScope: the read depends on who asks (row-level security).
 	NeedsScope bool
 }
@@ -514,18 +533,30 @@ func (a *Access) IsWrite() bool {
 }
 
 // Plain is what a statement reads and writes by its text alone, for callers
-// without a catalog.
-func Plain(st *sqlparse.Statement) Access {
+// without a catalog: bare relation names (see Resolve).
+func Plain(st *sqlparse.Statement) Access { return plain(st, nil) }
+
+// plain is Plain with names resolved by res.
+func plain(st *sqlparse.Statement, res *resolver) Access {
 	a := Access{Kind: st.Kind, Cacheable: st.Cacheable, Reason: st.Reason,
-		Reads: names(relNames(st.Reads)), Writes: names(relNames(st.Writes)),
+		Reads: resolveAll(res, st.Reads), Writes: resolveAll(res, st.Writes),
 		WriteAll: st.AllTables || st.Kind == sqlparse.KindUnknown}
+	for _, t := range st.Writes {
+		a.PathDependent = a.PathDependent || t.Schema == ""
+	}
 	return a
 }
 
-func relNames(ts []sqlparse.Table) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = t.Name
+// resolveAll resolves tables, without duplicates.
+func resolveAll(res *resolver, ts []sqlparse.Table) []string {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		if r := res.resolve(t); !slices.Contains(out, r) {
+			out = append(out, r)
+		}
 	}
 	return out
 }
@@ -533,11 +564,11 @@ func relNames(ts []sqlparse.Table) []string {
 // Access returns what a statement (st, parsed from query) really reads and
 // writes. A nil catalog adds nothing (Plain).
 func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
-	a := Plain(st)
-	if c == nil {
-		return a
-	}
-	if c.failed {
+	if c == nil || c.failed {
+		a := Plain(st)
+		if c == nil {
+			return a
+		}
 		if a.IsWrite() {
 			a.WriteAll = true
 		}
@@ -545,6 +576,24 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 			a.Cacheable, a.Reason = false, "schema catalog unavailable: functions cannot be classified"
 		}
 		return a
+	}
+	a := plain(st, c.res)
+	switch c.res.dialect {
+	case sqlparse.DialectSQLite:
+		for _, t := range a.Writes {
+			if s, _, ok := strings.Cut(t, "."); ok && s != "temp" {
+				// An attached database's alias is this connection's: other
+				// connections may know the file as main or under another
+				// alias, and tag it so.
+				a.mayWriteAll("writes attached database " + s)
+			}
+		}
+	case sqlparse.DialectPostgres:
+		for _, t := range a.Reads {
+			if s, _, _ := strings.Cut(t, "."); sqlparse.SystemSchema(sqlparse.DialectPostgres, s) && a.Cacheable {
+				a.Cacheable, a.Reason = false, "reads a system catalog ("+t+")"
+			}
+		}
 	}
 	for _, fn := range st.Functions {
 		fn = strings.ToLower(baseName(fn))
@@ -615,6 +664,9 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 		}
 	}
 	a.Writes = expand(a.Writes, c.writes)
+	for _, t := range a.Writes {
+		a.PathDependent = a.PathDependent || c.pathTriggers[t]
+	}
 	return a
 }
 

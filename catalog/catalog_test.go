@@ -172,24 +172,72 @@ func TestRowLocal(t *testing.T) {
 	}
 }
 
-// A table name in several schemas keeps its key only when every schema's
-// table has the same one.
-func TestKeysAcrossSchemas(t *testing.T) {
-	f := newFacts()
-	seen := map[string]string{}
-	id := Column{Name: "id", Type: "bigint", Exact: true}
-	f.addKey(seen, "a", "same", id)
-	f.addKey(seen, "b", "same", id)
-	f.addKey(seen, "a", "differ", id)
-	f.addKey(seen, "b", "differ", Column{Name: "id", Type: "int", Exact: true})
-	f.addKey(seen, "a", "longer", id)
-	f.addKey(seen, "b", "longer", id)
-	f.addKey(seen, "b", "longer", Column{Name: "k", Type: "bigint", Exact: true})
-	f.addKey(seen, "a", "alone", id)
-	c := build(f, nil)
-	for table, want := range map[string]bool{"same": true, "differ": false, "longer": false, "alone": true} {
-		if _, got := c.PrimaryKey(table); got != want {
-			t.Errorf("PrimaryKey(%s) found = %v, want %v", table, got, want)
+// Names resolve the way each server resolves them (resolve.go).
+func TestResolve(t *testing.T) {
+	pg := &resolver{dialect: sqlparse.DialectPostgres, path: []string{"pg_catalog", "app", "public"},
+		rels: map[string]bool{"app.users": true, "public.users": true, "public.orders": true, "pg_catalog.pg_class": true, "other.users": true}}
+	my := &resolver{dialect: sqlparse.DialectMySQL, current: "shop"}
+	sl := &resolver{dialect: sqlparse.DialectSQLite}
+	for _, tc := range []struct {
+		res  *resolver
+		t    sqlparse.Table
+		want string
+	}{
+		{pg, sqlparse.Table{Name: "users"}, "app.users"},      // first schema of the path holding it
+		{pg, sqlparse.Table{Name: "Orders"}, "public.orders"}, // further down the path
+		{pg, sqlparse.Table{Name: "pg_class"}, "pg_catalog.pg_class"},
+		{pg, sqlparse.Table{Name: "nowhere"}, "app.nowhere"}, // where CREATE would put it
+		{pg, sqlparse.Table{Schema: "Other", Name: "users"}, "other.users"},
+		{my, sqlparse.Table{Name: "Users"}, "shop.users"},
+		{my, sqlparse.Table{Schema: "test", Name: "users"}, "test.users"},
+		{&resolver{dialect: sqlparse.DialectMySQL}, sqlparse.Table{Name: "users"}, "users"}, // no database selected
+		{sl, sqlparse.Table{Name: "users"}, "users"},
+		{sl, sqlparse.Table{Schema: "main", Name: "users"}, "users"},
+		{sl, sqlparse.Table{Schema: "temp", Name: "t"}, "temp.t"},
+		{sl, sqlparse.Table{Schema: "aux", Name: "t"}, "aux.t"},
+		{nil, sqlparse.Table{Schema: "public", Name: "Users"}, "users"}, // no catalog: bare
+	} {
+		if got := tc.res.resolve(tc.t); got != tc.want {
+			t.Errorf("%v: resolve(%v) = %q, want %q", tc.res, tc.t, got, tc.want)
 		}
+	}
+	if got := pgPath(` "$user", public,pg_temp, "My"`, "Bob"); !reflect.DeepEqual(got, []string{"pg_catalog", "bob", "public", "my"}) {
+		t.Errorf("pgPath = %v", got)
+	}
+	if got := pgPath(`public, pg_catalog`, ""); !reflect.DeepEqual(got, []string{"public", "pg_catalog"}) {
+		t.Errorf("pgPath with pg_catalog placed = %v", got)
+	}
+}
+
+// Facts of same-named tables in two schemas stay apart: a write of one
+// expands only through its own schema's foreign keys and triggers.
+func TestSchemasApart(t *testing.T) {
+	f := newFacts()
+	f.res = &resolver{dialect: sqlparse.DialectPostgres, path: []string{"pg_catalog", "a"},
+		rels: map[string]bool{"a.users": true, "a.orders": true, "b.users": true, "b.orders": true, "b.audit": true}}
+	f.edges = [][2]string{{"b.users", "b.orders"}}
+	f.triggers["b.users"] = &body{writes: []string{"b.audit"}}
+	f.keys["a.users"] = []Column{{Name: "id", Type: "bigint", Exact: true}}
+	c := build(f, map[string][]string{"orders": {"users"}})
+	w := func(schema string) Access {
+		st := sqlparse.Statement{Kind: sqlparse.KindWrite, Parsed: true, Writes: []sqlparse.Table{{Schema: schema, Name: "users"}}}
+		return c.Access(&st, "")
+	}
+	if a := w(""); !reflect.DeepEqual(a.Writes, []string{"a.users"}) || a.WriteAll || !a.PathDependent {
+		t.Errorf("unqualified write: %+v", a)
+	}
+	if a := w("b"); !reflect.DeepEqual(a.Writes, []string{"b.users", "b.audit", "b.orders"}) || a.PathDependent {
+		t.Errorf("write in b: %+v", a)
+	}
+	if _, ok := c.PrimaryKey("a.users"); !ok {
+		t.Error("key of a.users not found")
+	}
+	if _, ok := c.PrimaryKey("b.users"); ok {
+		t.Error("b.users has a.users's key")
+	}
+	// Declared dependencies resolve through the path too.
+	st := sqlparse.Statement{Kind: sqlparse.KindWrite, Parsed: true, Writes: []sqlparse.Table{{Name: "orders"}}}
+	if a := c.Access(&st, ""); !reflect.DeepEqual(a.Writes, []string{"a.orders", "a.users"}) {
+		t.Errorf("declared dependency: %+v", a.Writes)
 	}
 }

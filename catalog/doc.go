@@ -30,6 +30,9 @@
 // catalog to use meanwhile: with it no read that depends on catalog facts is
 // cacheable and every write may write anything.
 //
-// Relation names are lower case and unqualified, so that tables of the same
-// name in different schemas share facts: that costs hits, never freshness.
+// Facts are read per schema and relations are named the way the server
+// resolves them, lower case: "schema.table" on PostgreSQL (unqualified
+// names through the search_path), "database.table" on MySQL (unqualified
+// names in the current database), the bare name for SQLite's main database
+// (Resolve; resolve.go). Same-named tables of other schemas share nothing.
 package catalog

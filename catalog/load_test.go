@@ -79,18 +79,18 @@ func TestPrimaryKeys(t *testing.T) {
 				`CREATE TABLE `+text+` (code `+textType+` PRIMARY KEY)`,
 			)
 			c := d.load(t)
-			cols, ok := c.PrimaryKey(single)
+			cols, ok := c.PrimaryKey(c.ResolveName(single))
 			if !ok || len(cols) != 1 || cols[0].Name != "id" || !cols[0].Exact {
 				t.Errorf("single key: %+v %v", cols, ok)
 			}
-			cols, ok = c.PrimaryKey("Schema." + multi)
+			cols, ok = c.PrimaryKey(c.ResolveName(multi))
 			if !ok || len(cols) != 2 || cols[0].Name != "b" || cols[1].Name != "a" {
 				t.Fatalf("composite key in key order: %+v %v", cols, ok)
 			}
 			if d.dialect != sqlparse.DialectSQLite && (!cols[0].Exact || !cols[1].Exact) {
 				t.Errorf("integer key columns not exact: %+v", cols)
 			}
-			cols, ok = c.PrimaryKey(text)
+			cols, ok = c.PrimaryKey(c.ResolveName(text))
 			if !ok || len(cols) != 1 || cols[0].Name != "code" || cols[0].Type == "" {
 				t.Fatalf("text key: %+v %v", cols, ok)
 			}
@@ -105,6 +105,9 @@ func TestPrimaryKeys(t *testing.T) {
 			}
 			if _, ok := c.PrimaryKey("no_such_table"); ok {
 				t.Error("key of a table that does not exist")
+			}
+			if _, ok := c.PrimaryKey(single); ok && d.dialect != sqlparse.DialectSQLite {
+				t.Error("key found under an unresolved name")
 			}
 			if _, ok := Failed().PrimaryKey(single); ok {
 				t.Error("a failed catalog knows keys")

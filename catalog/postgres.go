@@ -8,26 +8,33 @@ import (
 	"github.com/yokedcache/yoked/sqlparse"
 )
 
-// PostgreSQL catalog queries. They read every schema but the system ones:
-// relation names drop schemas, so a relation of any schema may share a name
-// with the ones a statement names.
+// PostgreSQL catalog queries. They read every schema but the system ones,
+// each relation named schema.name (qualified names reach any schema).
 const (
+	// The effective search_path of this session (pg_catalog included),
+	// and every relation a name may resolve to.
+	pgPathQuery = `SELECT s, current_user FROM unnest(current_schemas(true)) WITH ORDINALITY AS p(s, i) ORDER BY i`
+	pgRelQuery  = `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'v', 'm', 'S', 'f', 'p') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'`
+
 	pgUserNS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'`
 
 	// Foreign keys whose actions write the referencing table.
-	pgFKQuery = `SELECT p.relname, c.relname FROM pg_constraint k
+	pgFKQuery = `SELECT pn.nspname || '.' || p.relname, cn.nspname || '.' || c.relname FROM pg_constraint k
 JOIN pg_class p ON p.oid = k.confrelid JOIN pg_class c ON c.oid = k.conrelid
+JOIN pg_namespace pn ON pn.oid = p.relnamespace JOIN pg_namespace cn ON cn.oid = c.relnamespace
 WHERE k.contype = 'f' AND (k.confdeltype IN ('c', 'n', 'd') OR k.confupdtype IN ('c', 'n', 'd'))`
 
 	// Partitions and inheritance children, with their parents.
-	pgInheritQuery = `SELECT p.relname, c.relname FROM pg_inherits i
-JOIN pg_class p ON p.oid = i.inhparent JOIN pg_class c ON c.oid = i.inhrelid`
+	pgInheritQuery = `SELECT pn.nspname || '.' || p.relname, cn.nspname || '.' || c.relname FROM pg_inherits i
+JOIN pg_class p ON p.oid = i.inhparent JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_namespace pn ON pn.oid = p.relnamespace JOIN pg_namespace cn ON cn.oid = c.relnamespace`
 
 	// Views and the relations and functions their rewrite rules depend on;
 	// a dependency on a system relation or a volatile function makes the
 	// view uncacheable.
-	pgViewQuery = `SELECT DISTINCT v.relname, d.refclassid = 'pg_proc'::regclass,
- COALESCE(t.relname, f.proname, ''), COALESCE(tn.nspname, fn.nspname, ''), COALESCE(f.provolatile::text, '')
+	pgViewQuery = `SELECT DISTINCT n.nspname || '.' || v.relname, d.refclassid = 'pg_proc'::regclass,
+ COALESCE(tn.nspname || '.' || t.relname, f.proname, ''), COALESCE(tn.nspname, fn.nspname, ''), COALESCE(f.provolatile::text, '')
 FROM pg_rewrite r
 JOIN pg_class v ON v.oid = r.ev_class AND v.relkind = 'v'
 JOIN pg_namespace n ON n.oid = v.relnamespace
@@ -38,47 +45,55 @@ LEFT JOIN pg_proc f ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
 LEFT JOIN pg_namespace fn ON fn.oid = f.pronamespace
 WHERE ` + pgUserNS + ` AND (t.oid IS NOT NULL OR f.oid IS NOT NULL)`
 
-	pgViewDefQuery = `SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	pgViewDefQuery = `SELECT n.nspname || '.' || c.relname, pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'v' AND ` + pgUserNS
 
-	// User triggers with their function's language and source.
+	// User triggers with their function's language, source and settings.
 	// before: the trigger runs BEFORE or INSTEAD OF the write (tgtype bits
 	// 1 and 6), so it may change the row written, its key included.
-	pgTriggerQuery = `SELECT c.relname, l.lanname, p.prosrc, (g.tgtype & 66) <> 0 AS before FROM pg_trigger g
-JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
+	pgTriggerQuery = `SELECT n.nspname || '.' || c.relname, l.lanname, p.prosrc, (g.tgtype & 66) <> 0 AS before,
+ COALESCE(array_to_string(p.proconfig, E'\n'), '') FROM pg_trigger g
+JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
 WHERE NOT g.tgisinternal`
 
 	// Every function: built in (system schemas) or the user's, with volatility.
 	pgFuncQuery = `SELECT p.proname, n.nspname IN ('pg_catalog', 'information_schema') AS builtin, p.provolatile::text,
  CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '' ELSE l.lanname END,
- CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '' ELSE p.prosrc END
+ CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN '' ELSE p.prosrc END,
+ COALESCE(array_to_string(p.proconfig, E'\n'), '')
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang`
 
 	// Rules other than a view's own, with their definition.
-	pgRuleQuery = `SELECT c.relname, pg_get_ruledef(r.oid) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-WHERE r.rulename <> '_RETURN'`
+	pgRuleQuery = `SELECT n.nspname || '.' || c.relname, pg_get_ruledef(r.oid) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.rulename <> '_RETURN'`
 
 	// Column defaults and identity columns: the sequences ('S') and
 	// functions ('f') they depend on.
-	pgDefaultQuery = `SELECT c.relname, 'S', s.relname FROM pg_depend d
+	pgDefaultQuery = `SELECT cn.nspname || '.' || c.relname, 'S', sn.nspname || '.' || s.relname FROM pg_depend d
 JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_class c ON c.oid = d.refobjid
+JOIN pg_namespace sn ON sn.oid = s.relnamespace JOIN pg_namespace cn ON cn.oid = c.relnamespace
 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
 UNION
-SELECT c.relname, CASE WHEN d.refclassid = 'pg_proc'::regclass THEN 'f' ELSE 'S' END, COALESCE(p.proname, s.relname)
-FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid
+SELECT cn.nspname || '.' || c.relname, CASE WHEN d.refclassid = 'pg_proc'::regclass THEN 'f' ELSE 'S' END,
+ COALESCE(p.proname, sn.nspname || '.' || s.relname)
+FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
 JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
 LEFT JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
 LEFT JOIN pg_class s ON d.refclassid = 'pg_class'::regclass AND s.oid = d.refobjid AND s.relkind = 'S'
+LEFT JOIN pg_namespace sn ON sn.oid = s.relnamespace
 WHERE p.oid IS NOT NULL OR s.oid IS NOT NULL`
 
-	pgSequenceQuery = `SELECT c.relname FROM pg_class c WHERE c.relkind = 'S'`
+	pgSequenceQuery = `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S'`
 
 	// Operators outside the system schemas and the functions behind them.
 	pgOperatorQuery = `SELECT o.oprname, p.proname FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode
 JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE ` + pgUserNS
 
 	// Tables under row-level security.
-	pgRLSQuery = `SELECT c.relname FROM pg_class c WHERE c.relrowsecurity`
+	pgRLSQuery = `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relrowsecurity`
 
 	// Primary keys, column by column in key order, with type and collation.
 	pgKeyQuery = `SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
@@ -94,8 +109,34 @@ ORDER BY n.nspname, c.relname, k.ord`
 func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, error) {
 	f := newFacts()
 	f.allFuncs = true
-	rows, err := r.rows(ctx, "functions", 5, pgFuncQuery)
+	rows, err := r.rows(ctx, "search_path", 2, pgPathQuery)
 	if err != nil {
+		return nil, err
+	}
+	res := &resolver{dialect: sqlparse.DialectPostgres, rels: map[string]bool{}}
+	user := ""
+	for _, r := range rows {
+		res.path = append(res.path, strings.ToLower(r[0]))
+		user = r[1]
+	}
+	f.res = res
+	if rows, err = r.rows(ctx, "relations", 2, pgRelQuery); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		res.rels[strings.ToLower(r[0]+"."+r[1])] = true
+	}
+	// funcPath: the search_path a function declared with SET search_path
+	// runs with; nil (the session's) otherwise.
+	funcPath := func(config string) []string {
+		for _, line := range strings.Split(config, "\n") {
+			if v, ok := strings.CutPrefix(line, "search_path="); ok {
+				return pgPath(v, user)
+			}
+		}
+		return nil
+	}
+	if rows, err = r.rows(ctx, "functions", 6, pgFuncQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
@@ -108,7 +149,8 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 				// Stable functions read tables (immutable ones should not,
 				// but nothing enforces it).
 				name := strings.ToLower(r[0])
-				f.funcBodies[name] = mergeReads(f.funcBodies[name], readFunctionBody(parser, r[3], r[4]))
+				b := readFunctionBody(parser, r[3], r[4]).resolve(res, funcPath(r[5]))
+				f.funcBodies[name] = mergeReads(f.funcBodies[name], b)
 			}
 		}
 		// A name shared by several functions takes the most dangerous class;
@@ -160,7 +202,7 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 			f.opaqueViews[r[0]] = "view " + r[0] + ": " + st.Reason
 		}
 	}
-	if rows, err = r.rows(ctx, "triggers", 4, pgTriggerQuery); err != nil {
+	if rows, err = r.rows(ctx, "triggers", 5, pgTriggerQuery); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
@@ -170,7 +212,12 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 		}
 		var b *body
 		if lang == "plpgsql" || lang == "sql" {
-			b = readBody(parser, src)
+			path := funcPath(r[4])
+			b = readBody(parser, src).resolve(res, path)
+			if path == nil && b.unqualified() {
+				// Resolved at run time through the writing session's path.
+				f.pathTriggers[table] = true
+			}
 		} else {
 			b = &body{opaque: "trigger function in language " + lang}
 		}
@@ -187,7 +234,9 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 			if strings.HasPrefix(action, "(") && strings.HasSuffix(action, ")") {
 				action = action[1 : len(action)-1] // several actions
 			}
-			b = readBody(parser, action)
+			// pg_get_ruledef qualifies what this session's path would not
+			// find; the rule itself is bound to relations, not names.
+			b = readBody(parser, action).resolve(res, nil)
 		} else {
 			b = &body{opaque: "rule on " + r[0] + " not understood"}
 		}
@@ -229,10 +278,9 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 	if rows, err = r.rows(ctx, "primary keys", 6, pgKeyQuery); err != nil {
 		return nil, err
 	}
-	seen := map[string]string{}
 	for _, r := range rows {
 		typ := strings.ToLower(r[3])
-		f.addKey(seen, r[0], r[1], Column{Name: r[2], Type: typ, Collation: r[4], Exact: pgExact(typ, isTrue(r[5]))})
+		f.addKey(r[0]+"."+r[1], Column{Name: r[2], Type: typ, Collation: r[4], Exact: pgExact(typ, isTrue(r[5]))})
 	}
 	return f, nil
 }

@@ -34,6 +34,10 @@ var (
 
 func sqliteFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts, error) {
 	f := newFacts()
+	// Names in the main database are bare (see resolve.go); triggers and
+	// views of main name tables of main.
+	res := &resolver{dialect: sqlparse.DialectSQLite}
+	f.res = res
 	// pragma_function_list needs SQLite 3.30; without it functions are not
 	// judged here (the parser still rejects the non-deterministic built-ins).
 	if rows, err := r.rows(ctx, "functions", 3, slFuncQuery); err == nil {
@@ -67,7 +71,7 @@ func sqliteFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts,
 			f.opaqueViews[r[0]] = "definition of view " + r[0] + " not understood"
 			continue
 		}
-		viewFromDefinition(f, parser, r[0], m[1])
+		viewFromDefinition(f, parser, res, r[0], m[1])
 	}
 	if rows, err = r.rows(ctx, "triggers", 2, slTriggerQuery); err != nil {
 		return nil, err
@@ -75,7 +79,7 @@ func sqliteFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts,
 	for _, r := range rows {
 		var b *body
 		if m := slTriggerBegin.FindStringSubmatch(r[1]); m != nil {
-			b = readBody(parser, m[1])
+			b = readBody(parser, m[1]).resolve(res, nil)
 		} else {
 			b = &body{opaque: "trigger on " + r[0] + " not understood"}
 		}
@@ -91,7 +95,6 @@ func sqliteFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts,
 	if rows, err = r.rows(ctx, "primary keys", 4, slKeyQuery); err != nil {
 		return nil, err
 	}
-	seen := map[string]string{}
 	single := map[string]int{}
 	for _, r := range rows {
 		single[strings.ToLower(r[0])]++
@@ -100,7 +103,7 @@ func sqliteFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*facts,
 		// Only an INTEGER PRIMARY KEY alone is the rowid, compared as an
 		// integer; any other column compares by affinity and collation.
 		exact := r[2] == "integer" && single[strings.ToLower(r[0])] == 1
-		f.addKey(seen, "main", r[0], Column{Name: r[1], Type: r[2], Exact: exact})
+		f.addKey(r[0], Column{Name: r[1], Type: r[2], Exact: exact})
 	}
 	return f, nil
 }

@@ -16,19 +16,20 @@ import (
 )
 
 // TablePrefix is the prefix of the tag every cached read carries for each
-// table it reads: "table:users".
+// table it reads: "table:public.users".
 const TablePrefix = "table:"
 
-// TableTag returns the tag of a table. Schema qualifiers are dropped and the
-// name is lower-cased, so "public.Users", "users" and "main.users" share one
-// tag: tables of the same name in different schemas invalidate each other,
-// which costs hits but never serves stale data.
-func TableTag(name string) string {
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
-	}
-	return TablePrefix + strings.ToLower(name)
-}
+// TableTag returns the tag of a table named as the schema catalog names it
+// (catalog.Catalog.Resolve), lower-cased: "table:public.users" on
+// PostgreSQL (schema.table, an unqualified name resolved through the
+// connection's search_path), "table:shop.users" on MySQL and MariaDB
+// (database.table, an unqualified name in the connection's database),
+// "table:users" for SQLite's main database ("table:temp.t" for a temporary
+// table). A connector without a catalog (WithoutCatalog, a dialect without
+// one) drops schemas: "table:users" for every spelling. TableTag itself
+// resolves nothing: pass it a qualified name (as the change feed does) or use
+// Cache.InvalidateTables, which resolves unqualified names.
+func TableTag(name string) string { return TablePrefix + strings.ToLower(name) }
 
 // Cache is the cache behind one or more yoked DBs: a tag store and the
 // invalidator that writes to it. Every DB that uses the same store in this
@@ -51,16 +52,40 @@ type Cache struct {
 func (c *Cache) Store() tagstore.Store { return c.store }
 
 // InvalidateTables invalidates every cached read of the named tables, for
-// writes yoked cannot see (another program, raw connections). When it
-// returns, no read that starts afterwards in this process is served an older
-// result (in other processes too when the store is shared).
+// writes yoked cannot see (another program, raw connections). A name may be
+// qualified ("public.users", "shop.users") or not ("users"); an unqualified
+// name is resolved the way each database this process reaches through the
+// Cache resolves it (the search_path, the current database: see TableTag),
+// and its bare tag is invalidated too, for connectors without a catalog. A
+// process that resolves names differently (another search_path or
+// database) is reached only by a qualified name. When it returns, no read
+// that starts afterwards in this process is served an older result (in
+// other processes too when the store is shared).
 func (c *Cache) InvalidateTables(ctx context.Context, tables ...string) {
-	tags := make([]string, len(tables))
-	for i, t := range tables {
-		tags[i] = TableTag(t)
+	tags := make([]string, 0, len(tables))
+	for _, t := range tables {
+		tags = append(tags, c.tableTags(t)...)
 	}
 	c.stats.invalidated(tags)
 	c.inv.Invalidate(ctx, tags, false)
+}
+
+// tableTags returns the tags of a table named as in InvalidateTables.
+func (c *Cache) tableTags(name string) []string {
+	tags := []string{TableTag(name)}
+	if strings.Contains(name, ".") {
+		tags = append(tags, TableTag(catalog.Failed().ResolveName(name))) // a connector without a catalog
+	}
+	schemas.Lock()
+	defer schemas.Unlock()
+	for _, s := range schemas.m {
+		if st := s.current(); s.cache == c && st != nil {
+			if tag := TableTag(st.cat.ResolveName(name)); !slices.Contains(tags, tag) {
+				tags = append(tags, tag)
+			}
+		}
+	}
+	return tags
 }
 
 // InvalidateTags invalidates every entry carrying any of tags, with the
@@ -188,6 +213,9 @@ type plan struct {
 	// needsScope: the read touches a row-level-security table; it may be
 	// cached only under a scope (WithScope).
 	needsScope bool
+	// pathDependent: what it writes was resolved through the search_path
+	// or current database (catalog.Access.PathDependent).
+	pathDependent bool
 	// lookupTags are readTags plus the schema epoch tag.
 	lookupTags []string
 	// state is the catalog the plan was made with (nil without one);
@@ -255,7 +283,7 @@ func (pl *planner) plan(query string) *plan {
 	}
 	a := cat.Access(&st, query)
 	st.Kind, st.Cacheable, st.Reason = a.Kind, a.Cacheable, a.Reason
-	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope,
+	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope, pathDependent: a.PathDependent,
 		readTags: append(tagsOf(a.Reads), setTagsOf(a.Reads, "")...), writeTags: tagsOf(a.Writes),
 		state: state, bypass: bypass}
 	if pl.rowTags {

@@ -39,8 +39,9 @@ const skipUnscoped = "unscoped_row_security"
 // for triggers whose bodies yoked cannot read, for writes made by stored
 // procedures, or to stop an opaque trigger from invalidating the whole
 // namespace: a table with a declared dependency is trusted to write only
-// what is declared plus what yoked itself found. Names are table names;
-// schemas are dropped as in TableTag.
+// what is declared plus what yoked itself found. Names are table names,
+// qualified or not; unqualified ones resolve as in the statements of the
+// connection (see TableTag).
 func WithDependencies(deps map[string][]string) Option {
 	return func(c *Config) {
 		if c.Dependencies == nil {

@@ -19,7 +19,8 @@ import (
 // fakeServer is a base driver whose server answers every query with one
 // row of one column (as a pooler or a scripted test server might) and
 // records which connection received which query. catalogWait, when set,
-// makes queries on pg_catalog block until their context is done.
+// makes catalog queries (pg_catalog, current_schemas) block until their
+// context is done.
 type fakeServer struct {
 	mu          sync.Mutex
 	conns       int
@@ -61,7 +62,7 @@ func (c *fakeConn) Begin() (driver.Tx, error)           { return nil, errors.New
 func (c *fakeConn) QueryContext(ctx context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
 	c.f.mu.Lock()
 	c.f.queries[c.id] = append(c.f.queries[c.id], q)
-	wait := c.f.catalogWait && strings.Contains(q, "pg_")
+	wait := c.f.catalogWait && (strings.Contains(q, "pg_") || strings.Contains(q, "current_schemas"))
 	c.f.mu.Unlock()
 	if wait {
 		<-ctx.Done()

@@ -105,6 +105,10 @@ type conn struct {
 	// resetCheck: DISCARD ALL succeeded; if the identity is again the one
 	// the connection opened with, the taint is cleared.
 	resetCheck bool
+	// pathUnsure: the session may no longer resolve table names the way
+	// the catalog does (see session.go): writes resolved through the
+	// search_path or current database invalidate everything.
+	pathUnsure bool
 }
 
 // maxConnPlans bounds the per-connection plan cache; it is emptied when full.
@@ -380,6 +384,7 @@ func (cn *conn) exec(ctx context.Context, p *plan, args []driver.NamedValue, run
 		return run()
 	}
 	cn.before(p)
+	p = cn.resolved(p)
 	tags := p.writeTagsFor(args)
 	w, err := cn.prepare(ctx, p, tags)
 	if err != nil {
@@ -407,6 +412,7 @@ func (cn *conn) query(ctx context.Context, p *plan, query string, args []driver.
 	}
 	if p.stmt.Kind != sqlparse.KindRead {
 		cn.before(p)
+		p = cn.resolved(p)
 		tags := p.writeTagsFor(args)
 		w, err := cn.prepare(ctx, p, tags)
 		if err != nil {

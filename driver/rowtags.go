@@ -81,7 +81,8 @@ func keyKindOf(c catalog.Column) keyKind {
 // rowTemplateFor maps a pin onto the key of its table: every key column
 // must be pinned. It returns nil when the table has no usable key.
 func rowTemplateFor(cat *catalog.Catalog, dialect string, pin *sqlparse.Pin) *rowTemplate {
-	key, ok := cat.PrimaryKey(pin.Table.Name)
+	rel := cat.Resolve(pin.Table)
+	key, ok := cat.PrimaryKey(rel)
 	if !ok {
 		return nil
 	}
@@ -89,7 +90,7 @@ func rowTemplateFor(cat *catalog.Catalog, dialect string, pin *sqlparse.Pin) *ro
 	if dialect != sqlparse.DialectPostgres {
 		same = strings.EqualFold // MySQL and SQLite column names ignore case
 	}
-	t := &rowTemplate{table: TableTag(pin.Table.Name)[len(TablePrefix):], alts: make([][]sqlparse.Value, len(pin.Values))}
+	t := &rowTemplate{table: TableTag(rel)[len(TablePrefix):], alts: make([][]sqlparse.Value, len(pin.Values))}
 	for _, k := range key {
 		kind := keyKindOf(k)
 		if kind == 0 {
@@ -294,7 +295,7 @@ func (pl *planner) keyed(p *plan, a *catalog.Access, cat *catalog.Catalog) {
 		p.rowRead = t
 		return
 	}
-	if a.WriteAll || st.Kind != sqlparse.KindWrite || st.Session || !has(a.Writes) || !cat.RowLocal(pin.Table.Name) ||
+	if a.WriteAll || st.Kind != sqlparse.KindWrite || st.Session || !has(a.Writes) || !cat.RowLocal(cat.Resolve(pin.Table)) ||
 		pin.Op == sqlparse.PinUpdate && t.assignsKey(pin) {
 		return
 	}
@@ -324,7 +325,7 @@ func (p *plan) writeTagsFor(args []driver.NamedValue) []string {
 // explain, which has no schema: the driver uses them only when the catalog
 // confirms the key (see the top of this file).
 func RowTagTemplates(pin sqlparse.Pin) []string {
-	t := &rowTemplate{table: TableTag(pin.Table.Name)[len(TablePrefix):], alts: pin.Values}
+	t := &rowTemplate{table: TableTag(pin.Table.String())[len(TablePrefix):], alts: pin.Values}
 	for _, c := range pin.Columns {
 		t.cols = append(t.cols, keyCol{name: strings.ToLower(c)})
 	}

@@ -46,9 +46,18 @@ func rowTables(t *testing.T, b backend, opts ...yoked.Option) (*e2e, func(string
 }
 
 // bumped runs f and returns the tags among cand whose version changed.
+// Tags name tables without a schema: they are qualified with the test's
+// (e.qualify) to look, and reported as given.
 func (e *e2e) bumped(cand []string, f func()) []string {
 	e.t.Helper()
 	ctx := context.Background()
+	given := map[string]string{}
+	for i, tag := range cand {
+		q := e.qualify(tag)
+		given[q] = tag
+		cand = slices.Clone(cand)
+		cand[i] = q
+	}
 	before, err := e.cache.Store().Stamp(ctx, cand)
 	if err != nil {
 		e.t.Fatal(err)
@@ -61,7 +70,7 @@ func (e *e2e) bumped(cand []string, f func()) []string {
 	var out []string
 	for i, tag := range before.Tags {
 		if before.Versions[i] != after.Versions[i] {
-			out = append(out, tag)
+			out = append(out, given[tag])
 		}
 	}
 	slices.Sort(out)

@@ -102,6 +102,34 @@ func identitySetting(dialect, name string) bool {
 	return identitySettings[dialect][name]
 }
 
+// Name resolution. Write tags name tables as the catalog resolved them
+// with the connection's search_path (PostgreSQL) or current database
+// (MySQL), or main (SQLite). A statement that may change where names
+// resolve (SET search_path, SET ROLE with "$user" in the path, set_config,
+// a temporary table that hides a table, USE, ATTACH, anything not
+// understood: every taint, and any assignment of search_path) makes the
+// connection path-unsure: from then on its writes of tables named without a
+// schema (catalog.Access.PathDependent) invalidate everything, since the
+// table they really write may be another schema's. An identity check that
+// finds the connection as it opened clears it (search_path is part of the
+// PostgreSQL identity, the current database of the MySQL one).
+
+// pathSetting reports whether assigning setting may change where names
+// resolve.
+func pathSetting(name string) bool { return name == "search_path" }
+
+// resolved returns p, or a copy of it that writes everything when p's writes
+// were resolved through a search_path or current database this connection
+// may have left.
+func (cn *conn) resolved(p *plan) *plan {
+	if !cn.pathUnsure || !p.pathDependent || p.writeAll || !p.isWrite() {
+		return p
+	}
+	q := *p
+	q.writeAll = true
+	return &q
+}
+
 // sessionEffect is what a statement does to the session, for the taint.
 type sessionEffect uint8
 
@@ -201,8 +229,12 @@ func (cn *conn) before(p *plan) {
 		// SET autocommit=0, XA START and the like: writes may no longer
 		// commit on return.
 		cn.sticky = true
+		cn.pathUnsure = true
 	case effectIdentity:
 		cn.recheck = true
+	}
+	for _, s := range p.stmt.Settings {
+		cn.pathUnsure = cn.pathUnsure || pathSetting(s)
 	}
 }
 
@@ -234,6 +266,9 @@ func (cn *conn) checkSession(ctx context.Context) {
 		cn.tainted, cn.sticky, cn.dirty, cn.dirtyAll = false, false, nil, false
 	case cn.recheck && !same:
 		cn.tainted, cn.sticky = true, true
+	}
+	if same && !cn.tainted {
+		cn.pathUnsure = false // names resolve as the catalog's (search_path is in the identity)
 	}
 	cn.recheck, cn.resetCheck = false, false
 }

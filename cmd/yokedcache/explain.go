@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yokedcache/yoked/catalog"
 	yoked "github.com/yokedcache/yoked/driver"
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/sqlparse/dialect"
@@ -55,9 +56,11 @@ type explanation struct {
 
 // explain turns a parsed statement into what the driver will do with it.
 // It follows the driver's planning rules: tags are driver.TableTag of each
-// table; unknown statements and writes the parser cannot place invalidate
-// everything.
-func explain(sql, dialectName string, st sqlparse.Statement) explanation {
+// table, named as the catalog resolves it with unqualified names in schema
+// (catalog.ResolveIn); unknown statements and writes the parser cannot place
+// invalidate everything.
+func explain(sql, dialectName, schema string, st sqlparse.Statement) explanation {
+	resolve := func(t sqlparse.Table) string { return catalog.ResolveIn(dialectName, schema, t) }
 	x := explanation{
 		SQL: sql, Dialect: dialectName, Kind: st.Kind.String(), Parsed: st.Parsed,
 		Reads: tableNames(st.Reads), Writes: tableNames(st.Writes),
@@ -67,9 +70,9 @@ func explain(sql, dialectName string, st sqlparse.Statement) explanation {
 	}
 	x.TaintsSession, x.TaintsIfChanged = yoked.TaintsSession(dialectName, st)
 	if st.Kind == sqlparse.KindRead {
-		x.ReadTags = tags(st.Reads)
+		x.ReadTags = tags(st.Reads, resolve)
 		for _, t := range st.Reads {
-			x.ReadTags = append(x.ReadTags, yoked.SetTag(t.Name))
+			x.ReadTags = append(x.ReadTags, yoked.SetTag(resolve(t)))
 		}
 	}
 	x.RowTags = []string{}
@@ -77,6 +80,7 @@ func explain(sql, dialectName string, st sqlparse.Statement) explanation {
 		if p.Op == sqlparse.PinUpdate && assignsPinned(p) {
 			continue
 		}
+		p.Table = sqlparse.Table{Name: resolve(p.Table)}
 		x.RowTags = append(x.RowTags, yoked.RowTagTemplates(p)...)
 	}
 	writeAll := st.AllTables || st.Kind == sqlparse.KindUnknown
@@ -84,12 +88,17 @@ func explain(sql, dialectName string, st sqlparse.Statement) explanation {
 	case writeAll:
 		x.Invalidates = []string{tagstore.AllTag}
 	case len(st.Writes) > 0:
-		x.Invalidates = tags(st.Writes)
+		x.Invalidates = tags(st.Writes, resolve)
 	}
 	if !x.Cacheable && x.Reason == "" {
 		x.Reason = "not a cacheable read (" + x.Kind + ")"
 	}
 	return x
+}
+
+// defaultSchema is where explain puts unqualified names without --schema.
+func defaultSchema(dialect string) string {
+	return map[string]string{sqlparse.DialectPostgres: "public", sqlparse.DialectMySQL: "<database>"}[dialect]
 }
 
 func tableNames(ts []sqlparse.Table) []string {
@@ -100,11 +109,11 @@ func tableNames(ts []sqlparse.Table) []string {
 	return out
 }
 
-func tags(ts []sqlparse.Table) []string {
+func tags(ts []sqlparse.Table, resolve func(sqlparse.Table) string) []string {
 	out := []string{}
 	seen := map[string]bool{}
 	for _, t := range ts {
-		if tag := yoked.TableTag(t.Name); !seen[tag] {
+		if tag := yoked.TableTag(resolve(t)); !seen[tag] {
 			seen[tag] = true
 			out = append(out, tag)
 		}
@@ -113,7 +122,7 @@ func tags(ts []sqlparse.Table) []string {
 }
 
 func newExplainCmd(e *env) *cobra.Command {
-	var dialectName string
+	var dialectName, schema string
 	var lines bool
 	cmd := &cobra.Command{
 		Use:   `explain [--dialect sqlite|postgres|mysql] ["SQL" | < file]`,
@@ -122,6 +131,13 @@ func newExplainCmd(e *env) *cobra.Command {
 the statement kind, the tables it reads and writes, the tags a cached result
 gets, the tags a successful execution invalidates, and whether it may be
 cached (and why not).
+
+Tags name tables as the driver's schema catalog does: schema.table on
+PostgreSQL, database.table on MySQL/MariaDB, the bare name on SQLite. A
+connection resolves unqualified names through its search_path or current
+database; explain, which reaches no database, puts them in --schema
+(default: public on PostgreSQL; on MySQL the name <database> stands for
+the connection's database).
 
 The SQL comes from the arguments (joined by spaces) or, without arguments,
 from stdin. With --lines each non-empty line is a separate statement.
@@ -134,6 +150,7 @@ yoked would do with it: invalidate more, never less).`,
 	format := addFormat(cmd)
 	cmd.Flags().StringVar(&dialectName, "dialect", "postgres", "SQL dialect: sqlite, postgres or mysql")
 	cmd.Flags().BoolVar(&lines, "lines", false, "one statement per line")
+	cmd.Flags().StringVar(&schema, "schema", "", "schema (PostgreSQL) or database (MySQL) of unqualified table names (default public; <database> on MySQL)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*format); err != nil {
 			return err
@@ -145,6 +162,9 @@ yoked would do with it: invalidate more, never less).`,
 		parser, err := dialect.For(d)
 		if err != nil {
 			return err
+		}
+		if schema == "" {
+			schema = defaultSchema(d)
 		}
 		var input string
 		if len(args) > 0 {
@@ -174,7 +194,7 @@ yoked would do with it: invalidate more, never less).`,
 		out := make([]explanation, len(sqls))
 		bad := 0
 		for i, s := range sqls {
-			out[i] = explain(s, d, parser.Parse(s))
+			out[i] = explain(s, d, schema, parser.Parse(s))
 			if !out[i].Parsed {
 				bad++
 			}

@@ -228,7 +228,7 @@ func TestExplainGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got bytes.Buffer
-			if err := writeJSON(&got, explain(c.SQL, c.Dialect, c.Statement)); err != nil {
+			if err := writeJSON(&got, explain(c.SQL, c.Dialect, defaultSchema(c.Dialect), c.Statement)); err != nil {
 				t.Fatal(err)
 			}
 			golden := strings.TrimSuffix(in, ".stmt.json") + ".golden.json"
@@ -261,12 +261,14 @@ func TestExplainThroughParsers(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.stdout), &xs); err != nil || len(xs) != 2 {
 				t.Fatalf("%v: %s", err, r.stdout)
 			}
-			if x := xs[0]; x.Kind != "read" || !x.Cacheable || fmt.Sprint(x.ReadTags) != "[table:users set:users]" || len(x.Invalidates) != 0 ||
-				fmt.Sprint(x.RowTags) != "[row:users(id=1)]" {
+			// Unqualified names land in the default schema (database).
+			s := map[string]string{"postgres": "public.", "mysql": "<database>."}[d]
+			if x := xs[0]; x.Kind != "read" || !x.Cacheable || fmt.Sprint(x.ReadTags) != "[table:"+s+"users set:"+s+"users]" || len(x.Invalidates) != 0 ||
+				fmt.Sprint(x.RowTags) != "[row:"+s+"users(id=1)]" {
 				t.Errorf("SELECT: %+v", x)
 			}
-			if x := xs[1]; x.Kind != "write" || x.Cacheable || fmt.Sprint(x.Invalidates) != "[table:orders]" ||
-				fmt.Sprint(x.RowTags) != "[row:orders(id=2)]" {
+			if x := xs[1]; x.Kind != "write" || x.Cacheable || fmt.Sprint(x.Invalidates) != "[table:"+s+"orders]" ||
+				fmt.Sprint(x.RowTags) != "[row:"+s+"orders(id=2)]" {
 				t.Errorf("UPDATE: %+v", x)
 			}
 			r = runCmd(t, opts{}, "explain", "--dialect", d, "--format", "json", "SELEC nonsense FROM WHERE (")
