@@ -205,16 +205,21 @@ func (i *Invalidator) attemptPending(ctx context.Context, loop bool) (stop bool,
 	all := allGen != 0
 	marks := i.marks
 	i.mu.Unlock()
+	// A mark whose end fails stays (its marker still holds readers off
+	// until it expires), but does not hold back the pending tags: their
+	// invalidation is what other processes wait for, and it may get
+	// through where the end did not.
 	ended := 0
+	var markErr error
 	if wm, ok := i.store.(tagstore.WriteMarker); ok {
 		for _, m := range marks {
-			if err = wm.EndWrite(ctx, m); err != nil {
+			if markErr = wm.EndWrite(ctx, m); markErr != nil {
 				break
 			}
 			ended++
 		}
 	}
-	if err == nil && all {
+	if all {
 		err = i.store.InvalidateAll(ctx)
 	}
 	if err == nil && len(tags) > 0 {
@@ -237,6 +242,9 @@ func (i *Invalidator) attemptPending(ctx context.Context, loop bool) (stop bool,
 		i.allGen = 0
 	}
 	i.npending.Store(int64(len(i.pending)) + b2i(i.allGen != 0))
+	if markErr != nil {
+		return false, markErr
+	}
 	if loop && i.npending.Load() == 0 && len(i.marks) == 0 {
 		i.retrying = false
 		return true, nil
@@ -272,7 +280,11 @@ type Write struct {
 // Prepare announces a write of tags before it is sent to the database,
 // when the store supports it (tagstore.WriteMarker): from then on no
 // process serves or stores the tags until Done. A write of anything (all)
-// is not marked, only invalidated by Done. If the store cannot be reached, Prepare returns an error
+// marks the tags it names, if any, and Done then also invalidates
+// everything: the namespace itself is never marked (that would stop every
+// read of every process while the write runs, and the driver reads its
+// schema epoch through it), so only readers of the named tags are held off
+// while it runs. If the store cannot be reached, Prepare returns an error
 // when strict is set (the caller must not send the write: nothing is
 // written and nothing goes stale); otherwise it returns a Write whose Done
 // hands the tags to the background retry after the write (they are
@@ -287,11 +299,9 @@ func (i *Invalidator) Prepare(ctx context.Context, tags []string, all, strict bo
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opt.Timeout)
 	defer cancel()
-	if all {
-		// A write of anything is not marked: marking the namespace tag
-		// would stop every read of every process while it runs (and the
-		// driver reads its schema epoch through it). It is invalidated
-		// after it returned; strict mode only checks that the store answers.
+	if len(tags) == 0 {
+		// A write of anything that names no tag is only invalidated after
+		// it returned; strict mode checks that the store answers.
 		if !strict {
 			return w, nil
 		}
@@ -340,7 +350,11 @@ func (w *Write) Done(ctx context.Context) {
 		wm := i.store.(tagstore.WriteMarker)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opt.Timeout)
 		defer cancel()
-		if err := wm.EndWrite(ctx, w.mark); err != nil {
+		err := wm.EndWrite(ctx, w.mark)
+		if err == nil && w.all {
+			err = i.store.InvalidateAll(ctx)
+		}
+		if err != nil {
 			i.failures.Add(1)
 			i.opt.Logger.Warn("yoked: invalidation failed; retrying in background, bypassing cache for its tags",
 				"tags", w.tags, "all", w.all, "err", err)

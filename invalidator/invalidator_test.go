@@ -280,3 +280,37 @@ func TestRetryKeepsTagsAddedDuringIt(t *testing.T) {
 		inv.Close()
 	}
 }
+
+// endlessMarks marks writes but cannot end them; invalidations get through.
+type endlessMarks struct{ flakyStore }
+
+func (s *endlessMarks) MarkWrite(_ context.Context, tags []string) (tagstore.WriteMark, error) {
+	return tagstore.WriteMark{Tags: tags, ID: "m"}, nil
+}
+
+func (s *endlessMarks) EndWrite(context.Context, tagstore.WriteMark) error { return errDown }
+
+// A mark whose end keeps failing stays to be ended, but the background
+// retry still invalidates the pending tags: other processes wait for that
+// invalidation, not for the end. Before, the retry stopped at the first
+// failed end and never sent the invalidation.
+func TestFailedMarkEndDoesNotHoldBackInvalidation(t *testing.T) {
+	s := &endlessMarks{}
+	inv := invalidator.New(s, fast())
+	defer inv.Close()
+	w, err := inv.Prepare(context.Background(), []string{"row:t(id=1)"}, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Done(context.Background())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if tags, _ := s.seen(); slices.Contains(tags, "row:t(id=1)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pending tag was never invalidated while the mark's end failed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

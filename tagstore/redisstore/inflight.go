@@ -96,7 +96,10 @@ func (s *Store) MarkWrite(ctx context.Context, tags []string) (tagstore.WriteMar
 }
 
 // EndWrite implements tagstore.WriteMarker. The script is bounded by
-// Options.Timeout, each wait for acknowledgements by Options.L1Fence.
+// Options.InvalidateTimeout, as an invalidation is (under the stale-read
+// checker's faults a read's short Timeout failed ends again and again while
+// other processes read, which served what the write changed); each wait for
+// acknowledgements by Options.L1Fence.
 func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
 	if s.closed.Load() {
 		return tagstore.ErrClosed
@@ -121,7 +124,7 @@ func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
 	}
 	st.mu.Unlock()
 	parent := ctx
-	sctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	sctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
 	defer cancel()
 	keys := s.markKeys(m.Tags)
 	intact := false
