@@ -10,10 +10,11 @@ import (
 
 	"github.com/yokedcache/yoked/changefeed"
 	"github.com/yokedcache/yoked/internal/testenv"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 // BenchmarkPostgresEvents measures how many row events per second the
-// watcher turns into invalidations (Redis store with L1): the transactions
+// watcher turns into invalidations (Redis store): the transactions
 // are written while the watcher is stopped, then it is started and timed
 // until it has applied them all.
 func BenchmarkPostgresEvents(b *testing.B) {
@@ -47,7 +48,7 @@ func BenchmarkPostgresInvalidationLag(b *testing.B) {
 	pg := testenv.StartPostgres(b)
 	addr := testenv.Redis(b)
 	ns := testenv.Name("lag")
-	reader := redisStoreNS(b, addr, ns) // a reader process's store with its L1
+	reader := redisStoreOpt(b, addr, redisstore.Options{Namespace: ns, L1: newMemory(b)}) // a reader process's store with its L1
 	_ = reader
 	store := redisStoreNS(b, addr, ns)
 	pgExec(b, pg.URL(), `CREATE TABLE t (id int)`)

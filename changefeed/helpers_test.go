@@ -129,13 +129,17 @@ func redisStore(t testing.TB, addr string) *redisstore.Store {
 	return redisStoreNS(t, addr, testenv.Name("cf"))
 }
 
-// redisStoreNS opens a store for watchers. It has an L1 (that stays empty)
-// because only a store with a subscription receives the acknowledgements of
-// other processes' L1s; without one every invalidation waits the full L1
-// fence (50 ms).
+// redisStoreNS opens a store for watchers, without an L1, as yokedcache
+// watch does.
 func redisStoreNS(t testing.TB, addr, ns string) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.NewFromURL("redis://"+addr, redisstore.Options{Namespace: ns, L1: newMemory(t)})
+	return redisStoreOpt(t, addr, redisstore.Options{Namespace: ns})
+}
+
+// redisStoreOpt opens a Redis store on addr with opt, closed at cleanup.
+func redisStoreOpt(t testing.TB, addr string, opt redisstore.Options) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.NewFromURL("redis://"+addr, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

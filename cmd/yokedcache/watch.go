@@ -18,7 +18,6 @@ import (
 
 	"github.com/yokedcache/yoked/changefeed"
 	yoked "github.com/yokedcache/yoked/driver"
-	"github.com/yokedcache/yoked/tagstore/memory"
 	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
@@ -164,10 +163,8 @@ func printStatus(e *env, s, prev changefeed.Stats, d time.Duration) {
 		s.Resets, s.Errors)
 }
 
-// openWatchStore opens the shared store the readers use. The watcher's
-// store has an (empty) L1 only so that it subscribes and receives the other
-// processes' L1 acknowledgements; without it every invalidation would wait
-// the full L1 fence.
+// openWatchStore opens the shared store the readers use, without an L1 (a
+// store without one still counts the readers' L1 acknowledgements).
 func openWatchStore(raw, ns string, e *env) (*redisstore.Store, string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -194,19 +191,14 @@ func openWatchStore(raw, ns string, e *env) (*redisstore.Store, string, error) {
 		q.Del(k)
 	}
 	u.RawQuery = q.Encode()
-	l1, err := memory.New(&memory.Options{MaxBytes: 1 << 20})
-	if err != nil {
-		return nil, "", err
-	}
 	if ns == "" {
 		ns = q.Get("namespace")
 	}
 	if ns == "" {
 		ns = yoked.DefaultNamespace
 	}
-	s, err := redisstore.NewFromURL(u.String(), redisstore.Options{Namespace: ns, L1: l1})
+	s, err := redisstore.NewFromURL(u.String(), redisstore.Options{Namespace: ns})
 	if err != nil {
-		l1.Close()
 		return nil, "", usagef("store %s: %v", redact(u), err)
 	}
 	return s, redact(u) + " namespace " + ns, nil
