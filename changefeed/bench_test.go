@@ -3,6 +3,7 @@ package changefeed_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -129,4 +130,64 @@ func catchUp(b *testing.B, cfg changefeed.Config, txs int, write func()) {
 	}
 	b.ReportMetric(float64(events)/took.Seconds(), "events/s")
 	b.ReportMetric(float64(b.N*txs)/took.Seconds(), "txs/s")
+}
+
+// BenchmarkPostgresLagUnderLoad measures the invalidation lag under the
+// stale-read checker's load (TestPostgresStaleReads: four readers through
+// yoked with the Redis store and L1, four raw pgx writers, two writers
+// forking a psql per statement), with one watcher and no failover, for 5 s
+// per iteration, with up to 4 invalidations under way at once (the
+// default) and with one at a time. Besides the lag it reports its parts:
+// commit to the watcher reading the commit from the stream (arrival), read
+// to the start of its invalidation (queue), and the invalidation (store: the
+// script and the readers' L1 acknowledgements); how many invalidations
+// waited for the full L1 fence; and how late a 1 ms sleep in the watcher's
+// process wakes up (sleep-late), the scheduling delay every hop of the path
+// pays on a saturated machine.
+func BenchmarkPostgresLagUnderLoad(b *testing.B) {
+	for _, inFlight := range []int{4, 1} {
+		b.Run(fmt.Sprintf("in-flight=%d", inFlight), func(b *testing.B) {
+			defer func(n int) { *changefeed.MaxInFlight = n }(*changefeed.MaxInFlight)
+			*changefeed.MaxInFlight = inFlight
+			run := openStale(b, pgStaleSetup(b), 500*time.Millisecond)
+			r := start(b, changefeed.Config{Dialect: "postgres", Source: run.env.source, Store: run.store})
+			eventually(b, 20*time.Second, "heartbeat", func() bool { return !heartbeat(b, run.store).IsZero() })
+			fence0 := run.store.RedisStats().FenceWaits
+			b.ResetTimer()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.N)*5*time.Second)
+			defer cancel()
+			late := make(chan []time.Duration)
+			go func() {
+				var d []time.Duration
+				for ctx.Err() == nil {
+					t0 := time.Now()
+					time.Sleep(time.Millisecond)
+					d = append(d, time.Since(t0)-time.Millisecond)
+				}
+				late <- d
+			}()
+			run.load(ctx, b).Wait()
+			b.StopTimer()
+			reportLag(b, r.w.Stats())
+			b.ReportMetric(float64(run.store.RedisStats().FenceWaits-fence0), "fence-waits")
+			d := <-late
+			slices.Sort(d)
+			b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "sleep-late-p50-ms")
+			b.ReportMetric(float64(d[len(d)*99/100].Microseconds())/1000, "sleep-late-p99-ms")
+		})
+	}
+}
+
+// reportLag reports a watcher's invalidation lag and its parts.
+func reportLag(b *testing.B, st changefeed.Stats) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(float64(st.Transactions), "txs")
+	b.ReportMetric(ms(st.LagP50), "p50-ms")
+	b.ReportMetric(ms(st.LagP99), "p99-ms")
+	b.ReportMetric(ms(st.LagMax), "max-ms")
+	b.ReportMetric(ms(st.ArrivalP50), "arrival-p50-ms")
+	b.ReportMetric(ms(st.ArrivalP99), "arrival-p99-ms")
+	b.ReportMetric(ms(st.QueueP99), "queue-p99-ms")
+	b.ReportMetric(ms(st.StoreP50), "store-p50-ms")
+	b.ReportMetric(ms(st.StoreP99), "store-p99-ms")
 }

@@ -204,6 +204,7 @@ type Watcher struct {
 	position, slot                           string
 	lastErr                                  string
 	lags                                     lagRing
+	arrivals, queued, stored                 lagRing // parts of lags: commit to read, read to apply, apply
 	// ddlTags are bumped with SchemaTag on DDL: the readers' schema epoch
 	// of the watched database, set by a session before it streams.
 	ddlTags []string
@@ -403,12 +404,16 @@ func (w *Watcher) beat(ctx context.Context, t time.Time, pos string) error {
 }
 
 // committed records one transaction applied: its events and its lag from
-// commit to the store's acknowledgement.
-func (w *Watcher) committed(events int, commit time.Time) {
+// commit to the store's acknowledgement, in parts: until the watcher read it
+// from the stream, until the apply started, and the apply.
+func (w *Watcher) committed(c *commit, applied, now time.Time) {
 	w.txs.Add(1)
-	w.events.Add(uint64(events))
-	if !commit.IsZero() {
-		w.lags.add(time.Since(commit))
+	w.events.Add(uint64(c.events))
+	if !c.at.IsZero() {
+		w.lags.add(now.Sub(c.at))
+		w.arrivals.add(c.read.Sub(c.at))
+		w.queued.add(applied.Sub(c.read))
+		w.stored.add(now.Sub(applied))
 	}
 }
 
@@ -419,6 +424,7 @@ type commit struct {
 	ddl    bool
 	events int
 	at     time.Time // commit time (zero when the stream does not say)
+	read   time.Time // when the watcher read the commit from the stream
 	beat   time.Time // a heartbeat travelled in it
 	pos    string    // stream position after it
 	ack    func()    // acknowledges pos to the source (nil: nothing to do)
@@ -435,23 +441,66 @@ func (c *commit) touch(tag string) {
 // maxBatch bounds how many queued transactions one invalidation covers.
 const maxBatch = 4096
 
-// applyLoop applies committed transactions in order until ctx ends. Those
-// already queued when the store becomes free are applied together (one
-// invalidation of the union of their tags), so a slow store round trip
-// bounds the lag instead of multiplying it. A transaction is acknowledged,
-// and a heartbeat it carried written, only after the store acknowledged it
+// maxInFlight bounds the invalidations under way at once (a variable for
+// the benchmarks, which compare it with 1).
+var maxInFlight = 4
+
+// applyJob is one invalidation of a batch of transactions.
+type applyJob struct {
+	batch          []*commit
+	started, ended time.Time
+	done           chan struct{} // closed when the store acknowledged, or err is set
+	err            error
+}
+
+// applyLoop applies committed transactions until ctx ends. A batch is
+// invalidated as soon as it is read, while up to maxInFlight-1 earlier
+// batches still wait for the store, so one slow acknowledgement (an L1 that
+// answers late) does not delay the transactions behind it; transactions
+// that queue while every slot is busy are applied together (one
+// invalidation of the union of their tags), so a slow store bounds the lag
+// instead of multiplying it. Positions are acknowledged, and heartbeats
+// written, in stream order: only once the store acknowledged a transaction
 // and every transaction before it.
 func (w *Watcher) applyLoop(ctx context.Context, in <-chan *commit) error {
-	var batch []*commit
-	tags := map[string]struct{}{}
-	var list []string
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: nothing of this loop outlives it
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := make(chan struct{}, maxInFlight)
+	jobs := make(chan *applyJob, maxInFlight)
+	failed := make(chan error, 1)
+	wg.Go(func() {
+		if err := w.acknowledge(ctx, jobs, slots); err != nil {
+			failed <- err
+		}
+	})
 	for {
-		batch = batch[:0]
+		var batch []*commit
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case err := <-failed:
+			return err
 		case c := <-in:
 			batch = append(batch, c)
+		}
+		// Wait for a slot, gathering what arrives meanwhile.
+		for got := false; !got; {
+			more := in
+			if len(batch) >= maxBatch {
+				more = nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case err := <-failed:
+				return err
+			case c := <-more:
+				batch = append(batch, c)
+			case slots <- struct{}{}:
+				got = true
+			}
 		}
 	drain:
 		for len(batch) < maxBatch {
@@ -462,31 +511,57 @@ func (w *Watcher) applyLoop(ctx context.Context, in <-chan *commit) error {
 				break drain
 			}
 		}
-		clear(tags)
+		tags := map[string]struct{}{}
 		all, ddl := false, false
-		var beat time.Time
 		for _, c := range batch {
 			for t := range c.tags {
 				tags[t] = struct{}{}
 			}
 			all, ddl = all || c.all, ddl || c.ddl
+		}
+		list := make([]string, 0, len(tags))
+		for t := range tags {
+			list = append(list, t)
+		}
+		j := &applyJob{batch: batch, started: time.Now(), done: make(chan struct{})}
+		jobs <- j // never blocks: a job holds a slot until acknowledged
+		wg.Go(func() {
+			j.err = w.apply(ctx, list, all, ddl)
+			j.ended = time.Now()
+			close(j.done)
+		})
+	}
+}
+
+// acknowledge takes the jobs in stream order as the store acknowledges
+// them: it records their transactions, acknowledges the last position and
+// writes the latest heartbeat they carried, then frees the job's slot.
+func (w *Watcher) acknowledge(ctx context.Context, jobs <-chan *applyJob, slots <-chan struct{}) error {
+	for {
+		var j *applyJob
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case j = <-jobs:
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-j.done:
+		}
+		if j.err != nil {
+			return j.err
+		}
+		var beat time.Time
+		for _, c := range j.batch {
+			if c.events > 0 {
+				w.committed(c, j.started, j.ended)
+			}
 			if c.beat.After(beat) {
 				beat = c.beat
 			}
 		}
-		list = list[:0]
-		for t := range tags {
-			list = append(list, t)
-		}
-		if err := w.apply(ctx, list, all, ddl); err != nil {
-			return err
-		}
-		for _, c := range batch {
-			if c.events > 0 {
-				w.committed(c.events, c.at)
-			}
-		}
-		last := batch[len(batch)-1]
+		last := j.batch[len(j.batch)-1]
 		if last.ack != nil {
 			last.ack()
 		}
@@ -495,6 +570,7 @@ func (w *Watcher) applyLoop(ctx context.Context, in <-chan *commit) error {
 		} else {
 			w.setPosition(last.pos)
 		}
+		<-slots
 	}
 }
 
@@ -530,6 +606,17 @@ type Stats struct {
 	LagP50        time.Duration // commit to store acknowledgement, over the last transactions
 	LagP99        time.Duration
 	LagMax        time.Duration
+	// The lag in three parts, over the same transactions. Arrival: commit
+	// to the watcher reading the commit from the stream (the database's,
+	// the network's and the scheduler's share; zero for MySQL, whose binlog
+	// dates commits in whole seconds). Queue: read to the start of its
+	// invalidation (waiting for one of the invalidations under way to
+	// finish). Store: the invalidation, until the store acknowledged it
+	// (with Redis: the script and the other processes' L1
+	// acknowledgements).
+	ArrivalP50, ArrivalP99, ArrivalMax time.Duration
+	QueueP50, QueueP99, QueueMax       time.Duration
+	StoreP50, StoreP99, StoreMax       time.Duration
 }
 
 // Stats returns the Watcher's counters.
@@ -544,6 +631,9 @@ func (w *Watcher) Stats() Stats {
 	s.Events, s.Transactions = w.events.Load(), w.txs.Load()
 	s.Invalidations, s.Resets, s.Errors = w.invalidations.Load(), w.resets.Load(), w.errs.Load()
 	s.LagP50, s.LagP99, s.LagMax = w.lags.quantiles()
+	s.ArrivalP50, s.ArrivalP99, s.ArrivalMax = w.arrivals.quantiles()
+	s.QueueP50, s.QueueP99, s.QueueMax = w.queued.quantiles()
+	s.StoreP50, s.StoreP99, s.StoreMax = w.stored.quantiles()
 	return s
 }
 

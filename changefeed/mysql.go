@@ -328,6 +328,7 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 		txGTID = nil
 		pos := streamPos{read, gtid.String()}
 		c.at, c.pos, c.ack = time.Now(), pos.String(), save(pos)
+		c.read = c.at
 		tx = nil
 		return enqueue(c)
 	}

@@ -346,7 +346,7 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 					return errors.New("stream: commit without begin")
 				}
 				end := m.TransactionEndLSN
-				tx.at, tx.pos = m.CommitTime, end.String()
+				tx.at, tx.read, tx.pos = m.CommitTime, time.Now(), end.String()
 				tx.ack = func() { acked.Store(uint64(end)) }
 				select {
 				case commits <- tx:

@@ -17,6 +17,7 @@ import (
 	"github.com/yokedcache/yoked/changefeed"
 	yoked "github.com/yokedcache/yoked/driver"
 	"github.com/yokedcache/yoked/internal/testenv"
+	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
 // staleChecker records writes (each key has one writer, so its values only
@@ -90,12 +91,17 @@ func TestPostgresStaleReads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stale-read checker: several seconds")
 	}
+	runStaleCheck(t, pgStaleSetup(t))
+}
+
+// pgStaleSetup starts a private PostgreSQL for the checker.
+func pgStaleSetup(t testing.TB) staleSetup {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
 		missing(t, "no psql client: apt-get install -y postgresql-client")
 	}
 	pg := testenv.StartPostgres(t)
-	runStaleCheck(t, staleSetup{
+	return staleSetup{
 		dialect: "postgres", driver: "pgx", dsn: pg.URL(), source: pg.URL(),
 		exec: func(q string) { pgExec(t, pg.URL(), q) },
 		read: "SELECT v FROM kv WHERE k = $1",
@@ -106,7 +112,7 @@ func TestPostgresStaleReads(t *testing.T) {
 		process: func(k int) *exec.Cmd {
 			return exec.Command(psql, "-X", "-Atq", "-d", pg.URL(), "-c", fmt.Sprintf("UPDATE kv SET v = v + 1 WHERE k = %d RETURNING v", k))
 		},
-	})
+	}
 }
 
 // The same proof on MariaDB: raw go-sql-driver writers and mariadb client
@@ -150,39 +156,112 @@ func TestMySQLStaleReads(t *testing.T) {
 	})
 }
 
-func runStaleCheck(t *testing.T, env staleSetup) {
-	const (
-		maxLag  = 500 * time.Millisecond
-		keys    = 8
-		runFor  = 7 * time.Second
-		readers = 4
-	)
+// The checker's load.
+const (
+	staleKeys    = 8
+	staleReaders = 4
+)
+
+// staleRun is the checker's table, clients and store.
+type staleRun struct {
+	env     staleSetup
+	ns      string
+	store   *redisstore.Store // the watchers' (with an empty L1)
+	db, raw *sql.DB           // readers through yoked, writers bypassing it
+	chk     *staleChecker
+}
+
+// openStale creates the table kv and opens the clients; readers require the
+// feed within maxLag.
+func openStale(t testing.TB, env staleSetup, maxLag time.Duration) *staleRun {
 	redisAddr := testenv.Redis(t)
 	env.exec("CREATE TABLE kv (k int PRIMARY KEY, v bigint NOT NULL)")
 	var ins []string
-	for k := range keys {
+	for k := range staleKeys {
 		ins = append(ins, fmt.Sprintf("(%d, 0)", k))
 	}
 	env.exec("INSERT INTO kv VALUES " + strings.Join(ins, ","))
 
-	ns := testenv.Name("stale")
-	store := redisStoreNS(t, redisAddr, ns)
-	db, err := yoked.Open(env.driver, env.dsn, yoked.WithStoreURL("redis://"+redisAddr+"?l1=true"),
-		yoked.WithNamespace(ns), yoked.WithChangeFeed(maxLag))
+	r := &staleRun{env: env, ns: testenv.Name("stale"), chk: &staleChecker{writes: map[int][]write{}}}
+	r.store = redisStoreNS(t, redisAddr, r.ns)
+	var err error
+	r.db, err = yoked.Open(env.driver, env.dsn, yoked.WithStoreURL("redis://"+redisAddr+"?l1=true"),
+		yoked.WithNamespace(r.ns), yoked.WithChangeFeed(maxLag))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	raw, err := sql.Open(env.driver, env.dsn)
+	t.Cleanup(func() { r.db.Close() })
+	r.raw, err = sql.Open(env.driver, env.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
+	t.Cleanup(func() { r.raw.Close() })
+	for k := range staleKeys {
+		r.chk.wrote(k, 0, time.Now())
+	}
+	return r
+}
 
-	chk := &staleChecker{writes: map[int][]write{}}
-	for k := range keys {
-		chk.wrote(k, 0, time.Now())
+// load runs the checker's writers and readers until ctx ends: keys 0..3
+// written by raw connections, 4..5 by client processes, 6..7 untouched,
+// every key read through yoked.
+func (r *staleRun) load(ctx context.Context, t testing.TB) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for k := range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				v, err := r.env.rawWrite(r.raw, k)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				r.chk.wrote(k, v, time.Now())
+				time.Sleep(time.Duration(5+k*5) * time.Millisecond)
+			}
+		})
 	}
+	for k := 4; k < 6; k++ {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				out, err := r.env.process(k).Output()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				v, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+				if err != nil {
+					t.Errorf("client said %q", out)
+					return
+				}
+				r.chk.wrote(k, v, time.Now())
+			}
+		})
+	}
+	for i := range staleReaders {
+		wg.Go(func() {
+			for n := 0; ctx.Err() == nil; n++ {
+				k := (n + i) % staleKeys
+				started := time.Now()
+				var v int64
+				if err := r.db.QueryRow(r.env.read, k).Scan(&v); err != nil {
+					t.Error(err)
+					return
+				}
+				r.chk.read(k, v, started)
+				time.Sleep(200 * time.Microsecond) // leave the feed some CPU on a small machine
+			}
+		})
+	}
+	return &wg
+}
+
+func runStaleCheck(t *testing.T, env staleSetup) {
+	const (
+		maxLag = 500 * time.Millisecond
+		runFor = 7 * time.Second
+	)
+	run := openStale(t, env, maxLag)
+	store, db, chk := run.store, run.db, run.chk
 	const ttl = time.Second
 	cfg := func(holder string, s changefeed.Store) changefeed.Config {
 		return changefeed.Config{Dialect: env.dialect, Source: env.source, Store: s, LeaseTTL: ttl, Holder: holder}
@@ -194,53 +273,7 @@ func runStaleCheck(t *testing.T, env staleSetup) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), runFor)
 	defer cancel()
-	var wg sync.WaitGroup
-	// Writers: keys 0..3 by raw connections, 4..5 by client processes, 6..7 untouched.
-	for k := range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				v, err := env.rawWrite(raw, k)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				chk.wrote(k, v, time.Now())
-				time.Sleep(time.Duration(5+k*5) * time.Millisecond)
-			}
-		})
-	}
-	for k := 4; k < 6; k++ {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				out, err := env.process(k).Output()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				v, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
-				if err != nil {
-					t.Errorf("client said %q", out)
-					return
-				}
-				chk.wrote(k, v, time.Now())
-			}
-		})
-	}
-	for i := range readers {
-		wg.Go(func() {
-			for n := 0; ctx.Err() == nil; n++ {
-				k := (n + i) % keys
-				started := time.Now()
-				var v int64
-				if err := db.QueryRow(env.read, k).Scan(&v); err != nil {
-					t.Error(err)
-					return
-				}
-				chk.read(k, v, started)
-				time.Sleep(200 * time.Microsecond) // leave the feed some CPU on a small machine
-			}
-		})
-	}
+	wg := run.load(ctx, t)
 	// The watchers: a crashes at 1.5 s (b takes over when its lease
 	// expires), a restarts at 3.5 s as the standby, b stops cleanly at 4.5 s
 	// (a takes over at once).
@@ -269,7 +302,8 @@ func runStaleCheck(t *testing.T, env staleSetup) {
 	}
 	for name, r := range map[string]*running{"a": ra, "b": rb, "a2": ra2} {
 		s := r.w.Stats()
-		t.Logf("watcher %s: %d transactions, invalidation lag p50 %v p99 %v max %v, heartbeat %v ago, %d errors (%s)", name, s.Transactions, s.LagP50, s.LagP99, s.LagMax, time.Since(s.Heartbeat), s.Errors, s.LastError)
+		t.Logf("watcher %s: %d transactions, invalidation lag p50 %v p99 %v max %v (arrival %v/%v/%v, queue %v/%v/%v, store %v/%v/%v), heartbeat %v ago, %d errors (%s)", name, s.Transactions, s.LagP50, s.LagP99, s.LagMax,
+			s.ArrivalP50, s.ArrivalP99, s.ArrivalMax, s.QueueP50, s.QueueP99, s.QueueMax, s.StoreP50, s.StoreP99, s.StoreMax, time.Since(s.Heartbeat), s.Errors, s.LastError)
 	}
 	if st.Hits == 0 {
 		t.Fatalf("no read was served from the cache: the check proves nothing (%+v)", st)
@@ -292,7 +326,7 @@ func runStaleCheck(t *testing.T, env staleSetup) {
 }
 
 // missing skips t, or fails it under CI, where nothing may pass untested.
-func missing(t *testing.T, msg string) {
+func missing(t testing.TB, msg string) {
 	t.Helper()
 	if testenv.InCI() {
 		t.Fatal(msg)
