@@ -3,6 +3,7 @@ package driver_test
 import (
 	"context"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -207,4 +208,45 @@ func (e *e2e) dsnFor(first, second string) string {
 		return cfg.FormatDSN()
 	}
 	return e.dsn
+}
+
+// Issue 10 item 11: the PRAGMAs every SQLite application sends on each
+// connection keep it caching. PRAGMA foreign_keys = ON changes what writes
+// do (cascades run only then): the catalog's foreign-key actions are
+// applied to every write, so the cascade's table is invalidated on the
+// connection that turned them on. A PRAGMA that changes what reads return
+// (case_sensitive_like) still taints.
+func TestSQLitePragmasKeepCaching(t *testing.T) {
+	for _, b := range backends {
+		if b.dialect != "sqlite" {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			// Foreign keys off by default: only the PRAGMA turns them on.
+			e := b.openDSN(t, "file:"+filepath.Join(t.TempDir(), "fk.db"), false)
+			e.db.SetMaxOpenConns(1) // every statement on the connection the PRAGMAs ran on
+			for _, q := range fkSchema(b) {
+				e.rawExec(q)
+			}
+			for _, q := range []string{`PRAGMA foreign_keys = ON`, `PRAGMA busy_timeout = 5000`, `PRAGMA synchronous = NORMAL`,
+				`PRAGMA cache_size(-4000)`, `PRAGMA main.temp_store = MEMORY`} {
+				e.exec(e.db, q)
+			}
+			e.want("journal_mode", e.str(e.db, `PRAGMA journal_mode = WAL`), "wal")
+			e.want("foreign keys on", e.str(e.db, `PRAGMA foreign_keys`), "1")
+			e.cachedCount("c", "2") // a hit: the PRAGMAs did not taint the connection
+			e.cachedCount("r", "0")
+			e.exec(e.db, `DELETE FROM p WHERE id = 1`)
+			e.want("children after the cascade", e.str(e.db, e.countQ("c")), "1")
+			e.hit(func() { e.str(e.db, e.countQ("r")) }) // no action: still cached
+			if got := e.cache.Stats().Skips["session_state"]; got != 0 {
+				t.Errorf("%d reads skipped for session state", got)
+			}
+			e.exec(e.db, `PRAGMA case_sensitive_like = ON`)
+			e.miss(func() { e.str(e.db, e.countQ("r")) })
+			if got := e.cache.Stats().Skips["session_state"]; got == 0 {
+				t.Error("case_sensitive_like did not taint the connection")
+			}
+		})
+	}
 }

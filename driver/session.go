@@ -72,6 +72,26 @@ var harmlessSettings = map[string]map[string]string{
 		"sql_big_selects":          "can only make a read fail",
 		"max_join_size":            "can only make a read fail",
 	},
+	// PRAGMAs every SQLite application sends on each connection.
+	sqlparse.DialectSQLite: {
+		// Reads return the same rows with it on or off. Writes do not: ON
+		// DELETE/UPDATE actions run only while it is on. The catalog reads
+		// every foreign key's actions from the schema (pragma_foreign_key_list,
+		// which does not depend on the setting) and applies them to every
+		// write whatever the connection's setting, so a connection with
+		// foreign keys on invalidates the tables its cascades write, and one
+		// with them off invalidates them too (more, never less).
+		"foreign_keys":       "reads are unchanged; the catalog applies FK actions to every write, on or off",
+		"defer_foreign_keys": "when FK violations are reported; writes invalidate the same tables",
+		"busy_timeout":       "how long a statement waits for a lock: it can only make a statement fail; errors are never cached",
+		"journal_mode":       "how commits reach the file (rollback journal or WAL): committed data reads the same",
+		"synchronous":        "durability of commits against power loss, not what reads return",
+		"cache_size":         "memory for the page cache only",
+		"mmap_size":          "how the file is read, not what",
+		"temp_store":         "where temporary tables and indices live (memory or file), not their contents",
+		"wal_autocheckpoint": "when the WAL is copied into the file; reads see the same data",
+		"query_only":         "can only make writes fail",
+	},
 }
 
 // harmlessSetting reports whether setting name cannot change what a read

@@ -127,7 +127,8 @@ type Statement struct {
 	// Settings are the names (lower case) of the server settings the text
 	// assigns when it consists only of SET statements of server settings
 	// (PostgreSQL SET/RESET name, MySQL SET [SESSION|GLOBAL] name; "names"
-	// and "charset" for SET NAMES and SET CHARACTER SET), so that callers can
+	// and "charset" for SET NAMES and SET CHARACTER SET; SQLite
+	// PRAGMA [schema.]name = value or name(value)), so that callers can
 	// tell settings that cannot change what a read returns from the others.
 	// Nil for any other text (user variables, SET ROLE …: not a list).
 	Settings []string `json:"settings,omitempty"`

@@ -262,19 +262,22 @@ var readPragmas = map[string]bool{
 }
 
 // pragma is KindSession when it sets something (PRAGMA x = v, or PRAGMA
-// x(v) for a pragma that is not a query), else KindOther.
+// x(v) for a pragma that is not a query), with the pragma's name as its
+// setting (Statement.Settings), else KindOther.
 func pragma(s []token) sqlparse.Statement {
 	_, name, ok := qualified(s, 1)
 	if !ok {
 		return kind(sqlparse.KindSession)
 	}
+	set := kind(sqlparse.KindSession)
+	set.Settings = []string{name}
 	for _, t := range s[2:] {
 		switch t.text {
 		case "=":
-			return kind(sqlparse.KindSession)
+			return set
 		case "(":
 			if !readPragmas[name] {
-				return kind(sqlparse.KindSession)
+				return set
 			}
 		}
 	}
