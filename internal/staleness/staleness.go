@@ -5,8 +5,8 @@
 //
 // # Model
 //
-// Every write gives one row a value no other write ever gives any row (a
-// unique id). Committed writes of a row have a commit order, given to the
+// Every write gives one row a value no other write ever gives that row (a
+// unique id; see below for values shared between rows). Committed writes of a row have a commit order, given to the
 // checker as Version (1, 2, 3, … per row; version 0 is the row's initial
 // value, Value 0). The workload learns the order from the database itself
 // (for example a trigger that appends (row, version, value) to a log in the
@@ -27,6 +27,20 @@
 // A read that began after a newer value was observed committed (its write
 // had returned) is the stale case: a value never goes backwards for such a
 // reader.
+//
+// # Rows that come and go
+//
+// A write with a negative Value removes the row (a tombstone: a delete, or
+// the old key of a key-changing update); a later write gives it a value
+// again (an insert). A read that found no row is Absent: it observed one of
+// the row's tombstones, or its initial state (version 0, which the checker
+// takes as possibly absent, since it is not told which rows exist at the
+// start). It is stale when every tombstone that could explain it (one whose
+// write began before the read ended) is older than a write that returned
+// before the read began.
+//
+// Values written by clients are unique across rows; a tombstone or a value
+// the database derived (a cascade) need only be unique within its row.
 //
 // # Soundness
 //
@@ -78,6 +92,7 @@ type Op struct {
 	Version   int64  `json:"n,omitempty"`
 	Client    string `json:"cl,omitempty"` // who issued it, for reports
 	Cached    bool   `json:"h,omitempty"`  // a read the application believes came from the cache (reporting only)
+	Absent    bool   `json:"a,omitempty"`  // a read that found no row (Value is ignored)
 }
 
 // Violation is one read a correct system could not have returned.
@@ -91,7 +106,11 @@ type Violation struct {
 
 func (v Violation) String() string {
 	r := v.Read
-	s := fmt.Sprintf("%s read by %s of row %d saw %d during [%d,%d]", v.Reason, r.Client, r.Row, r.Value, r.Start, r.End)
+	saw := fmt.Sprint(r.Value)
+	if r.Absent {
+		saw = "no row"
+	}
+	s := fmt.Sprintf("%s read by %s of row %d saw %s during [%d,%d]", v.Reason, r.Client, r.Row, saw, r.Start, r.End)
 	if v.Write.Kind == Write {
 		w := v.Write
 		s += fmt.Sprintf("; write by %s of %d (version %d) ran [%d,%d]", w.Client, w.Value, w.Version, w.Start, w.End)
@@ -130,6 +149,7 @@ func (r Report) String() string {
 type rowHistory struct {
 	byValue  map[int64]Op // committed writes by value
 	aborted  map[int64]Op // writes that did not commit, by value
+	tombs    []Op         // committed writes that removed the row
 	returned []Op         // committed writes with a known End, sorted by End
 	// maxVer[i] is the highest Version among returned[:i+1].
 	maxVer []int64
@@ -150,7 +170,8 @@ func Check(ops []Op) (Report, error) {
 		}
 		return h
 	}
-	seen := map[int64]bool{}
+	type rowValue struct{ row, value int64 }
+	seen := map[rowValue]bool{}
 	for _, op := range ops {
 		rep.Ops++
 		switch op.Kind {
@@ -159,10 +180,10 @@ func Check(ops []Op) (Report, error) {
 			if op.Value == 0 {
 				return rep, fmt.Errorf("staleness: write of row %d with value 0 (reserved for the initial value)", op.Row)
 			}
-			if seen[op.Value] {
-				return rep, fmt.Errorf("staleness: value %d written twice: values must be unique", op.Value)
+			if seen[rowValue{op.Row, op.Value}] {
+				return rep, fmt.Errorf("staleness: value %d written twice to row %d: values must be unique", op.Value, op.Row)
 			}
-			seen[op.Value] = true
+			seen[rowValue{op.Row, op.Value}] = true
 			h := row(op.Row)
 			if !op.Committed {
 				rep.Aborted++
@@ -171,6 +192,9 @@ func Check(ops []Op) (Report, error) {
 			}
 			rep.Committed++
 			h.byValue[op.Value] = op
+			if op.Value < 0 {
+				h.tombs = append(h.tombs, op)
+			}
 			if op.End != Unknown {
 				h.returned = append(h.returned, op)
 			}
@@ -214,7 +238,15 @@ func Check(ops []Op) (Report, error) {
 			h = row(r.Row)
 		}
 		var ver int64
-		if r.Value != 0 {
+		if r.Absent {
+			// The newest removal that could explain it (version 0: the row
+			// may not have existed at the start).
+			for _, w := range h.tombs {
+				if w.Start <= r.End && w.Version > ver {
+					ver = w.Version
+				}
+			}
+		} else if r.Value != 0 {
 			w, ok := h.byValue[r.Value]
 			if !ok {
 				if a, ok := h.aborted[r.Value]; ok {

@@ -18,6 +18,10 @@ func r(row, val, start, end int64) Op {
 	return Op{Kind: Read, Row: row, Value: val, Start: start, End: end, Client: "r"}
 }
 
+func none(row, start, end int64) Op {
+	return Op{Kind: Read, Row: row, Absent: true, Start: start, End: end, Client: "r"}
+}
+
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -45,6 +49,14 @@ func TestCheck(t *testing.T) {
 		{"value of another row", []Op{w(2, 10, 1, 1, 2), r(1, 10, 3, 4)}, []string{"unknown value"}},
 		{"future value", []Op{w(1, 10, 1, 5, 6), r(1, 10, 1, 2)}, []string{"future value"}},
 		{"outcome unknown: never required, may be seen", []Op{w(1, 10, 1, 1, Unknown), r(1, 0, 5, 6), r(1, 10, 7, 8)}, nil},
+		{"no row at the start", []Op{none(1, 1, 2)}, nil},
+		{"no row after the delete returned", []Op{w(1, 10, 1, 1, 2), w(1, -10, 2, 3, 4), none(1, 5, 6)}, nil},
+		{"no row while the delete runs", []Op{w(1, 10, 1, 1, 2), w(1, -10, 2, 3, 9), none(1, 5, 6)}, nil},
+		{"stale: the row after its delete returned", []Op{w(1, 10, 1, 1, 2), w(1, -10, 2, 3, 4), r(1, 10, 5, 6)}, []string{"stale"}},
+		{"stale: no row after the insert returned", []Op{w(1, 10, 1, 1, 2), r(1, 10, 3, 3), none(1, 5, 6)}, []string{"stale"}},
+		{"stale: no row after a re-insert returned", []Op{w(1, -10, 1, 1, 2), w(1, 11, 2, 3, 4), none(1, 5, 6)}, []string{"stale"}},
+		{"stale: no row from a delete that began after the read", []Op{w(1, 10, 1, 1, 2), w(1, -10, 2, 7, 9), none(1, 3, 4)}, []string{"stale"}},
+		{"one tombstone value in two rows", []Op{w(1, -7, 1, 1, 2), w(2, -7, 1, 1, 2), none(1, 3, 4), none(2, 3, 4)}, nil},
 		{"newer value observed, then an older one: stale once the write returned", []Op{
 			w(1, 10, 1, 1, 2), w(1, 11, 2, 3, 10),
 			r(1, 11, 4, 5), // fine
@@ -75,7 +87,7 @@ func TestCheckRejectsInconsistentHistories(t *testing.T) {
 		ops  []Op
 		want string
 	}{
-		{"value written twice", []Op{w(1, 10, 1, 1, 2), w(2, 10, 1, 1, 2)}, "written twice"},
+		{"value written twice to a row", []Op{w(1, 10, 1, 1, 2), w(1, 10, 2, 3, 4)}, "written twice"},
 		{"value zero", []Op{w(1, 0, 1, 1, 2)}, "value 0"},
 		{"hole in versions", []Op{w(1, 10, 1, 1, 2), w(1, 11, 3, 1, 2)}, "versions"},
 		{"duplicate version", []Op{w(1, 10, 1, 1, 2), w(1, 11, 1, 1, 2)}, "versions"},
