@@ -23,7 +23,6 @@ import (
 	"github.com/yokedcache/yoked/internal/stress"
 	"github.com/yokedcache/yoked/internal/testenv"
 	"github.com/yokedcache/yoked/tagstore"
-	"github.com/yokedcache/yoked/tagstore/memory"
 )
 
 // Environment of a child process (the test binary re-executed).
@@ -173,7 +172,7 @@ func child(t *testing.T) {
 		t.Fatalf("schema catalog: %v", err)
 	}
 	rec := &staleness.Recorder{}
-	wl := &stress.Workload{DB: db, Process: proc, Rec: rec}
+	wl := &stress.Workload{DB: db, Process: proc, Rec: rec, Forms: true}
 	if proc == cutProc {
 		wl.Refusal = func(err error) bool { return errors.Is(err, yoked.ErrStoreUnreachable) }
 	}
@@ -404,28 +403,16 @@ func (dropInvalidations) InvalidateTags(context.Context, ...string) error { retu
 func (dropInvalidations) InvalidateAll(context.Context) error             { return nil }
 
 // TestStressFindsBrokenInvalidation proves the proof can fail: the same
-// workload over a store that drops invalidations must be caught.
+// workload (every statement form) over a store that drops invalidations
+// must be caught.
 func TestStressFindsBrokenInvalidation(t *testing.T) {
 	if os.Getenv(envChild) != "" {
 		t.Skip("child process")
 	}
-	dsn := testenv.PostgresSchema(t)
-	raw := openRaw(t, dsn)
 	ctx := context.Background()
-	if err := stress.Schema(ctx, raw, 16); err != nil {
-		t.Fatal(err)
-	}
-	mem, err := memory.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := yoked.Open("pgx", dsn, yoked.WithStore(dropInvalidations{mem}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	raw, db := memoryDB(t, 16, func(s tagstore.Store) tagstore.Store { return dropInvalidations{s} })
 	rec := &staleness.Recorder{}
-	wl := &stress.Workload{DB: db, Rows: 16, Rec: rec}
+	wl := &stress.Workload{DB: db, Rows: 16, Rec: rec, Forms: true}
 	run, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	wl.Run(run)

@@ -3,14 +3,24 @@
 // stale-read proof of issue 6 (TestStress, with Redis faults, run by
 // `make stress` and, shorter, by `make test`) and the mixed-load benchmark.
 //
-// The table kv(id, v, w) holds one register per row: w is the unique value
-// of the last committed write, v its position in the row's commit order.
-// Writers run UPDATE kv SET v = v + 1, w = <unique> in autocommit and in
-// transactions (some rolled back); a trigger appends (id, v, w) to kv_log in
-// the same transaction, so after the run the database itself says which
-// writes committed and in which order, and a rolled-back write leaves no
-// row. Row locks serialize the updates of a row, so its committed versions
-// are exactly 1, 2, 3, …
+// The table kv(id, v, w) holds one register per key: w is the unique value
+// of the last committed write. Writers run UPDATE kv SET v = v + 1, w =
+// <unique> in autocommit and in transactions (some rolled back); a trigger
+// appends (register, version, w) to kv_log in the same transaction, so
+// after the run the database itself says which writes committed and in
+// which order, and a rolled-back write leaves no row. The version comes
+// from a counter row per register (kv_ver) that the trigger updates, so
+// the row lock on it orders a register's commits: its committed versions
+// are exactly 1, 2, 3, … even across deletes and inserts.
+//
+// With Workload.Forms the registers also come and go (forms.go): keys
+// Rows+1..2·Rows are inserted (with the key given, or from a sequence),
+// deleted, and moved by key-changing updates; a child table kv_child (one
+// row per key, ON DELETE/UPDATE CASCADE) follows them; whole groups of rows
+// are updated by a non-key predicate; and reads scan by range and by a
+// non-key column as well as by key. A removed register logs a tombstone
+// (a negative value, see package staleness) and a read that finds no row
+// records its absence.
 package stress
 
 import (
@@ -27,16 +37,49 @@ import (
 	"github.com/yokedcache/yoked/internal/staleness"
 )
 
-// Schema creates kv with rows 1..rows (v = 0, w = 0), the log and its
-// trigger, in the connection's current schema. Run it on a raw connection.
+// childBase is added to a kv_child key to make its register: the child of
+// key k is register childBase+k.
+const childBase = 1 << 32
+
+// Schema creates kv with rows 1..rows (v = 0, w = 0) and keys up to
+// 2·rows free, kv_child with a row per existing key, the log and its
+// triggers, in the connection's current schema. Run it on a raw
+// connection.
 func Schema(ctx context.Context, db *sql.DB, rows int) error {
+	// The log trigger serves both tables (registers of kv_child are offset
+	// by TG_ARGV[0]); it is written in statements yoked's catalog reads (a
+	// RETURNING … INTO would make it opaque, and every write of kv a write
+	// of everything). A removed register logs its tombstone: -(2w+1) of
+	// the value it held, or -(2r+1) of the register r if it held its
+	// initial 0 (unique within the register: each value is held once).
 	for _, q := range []string{
-		`CREATE TABLE kv (id bigint PRIMARY KEY, v bigint NOT NULL, w bigint NOT NULL, pad text NOT NULL DEFAULT '')`,
-		`CREATE TABLE kv_log (id bigint NOT NULL, v bigint NOT NULL, w bigint NOT NULL)`,
+		fmt.Sprintf(`CREATE SEQUENCE kv_ids MINVALUE %d MAXVALUE %d CYCLE`, rows+1, 2*rows),
+		`CREATE TABLE kv (id bigint PRIMARY KEY DEFAULT nextval('kv_ids'), v bigint NOT NULL DEFAULT 0, w bigint NOT NULL, pad text NOT NULL DEFAULT '',
+		 grp bigint GENERATED ALWAYS AS (id % 16) STORED)`,
+		`CREATE TABLE kv_child (id bigint PRIMARY KEY REFERENCES kv (id) ON DELETE CASCADE ON UPDATE CASCADE, w bigint NOT NULL)`,
+		`CREATE TABLE kv_ver (reg bigint PRIMARY KEY, n bigint NOT NULL DEFAULT 0)`,
+		`CREATE TABLE kv_log (id bigint NOT NULL, v bigint NOT NULL, w bigint NOT NULL, tx bigint NOT NULL DEFAULT txid_current())`,
 		`CREATE FUNCTION kv_log_row() RETURNS trigger LANGUAGE plpgsql AS $$
-		 BEGIN INSERT INTO kv_log VALUES (NEW.id, NEW.v, NEW.w); RETURN NEW; END $$`,
-		`CREATE TRIGGER kv_log_after AFTER UPDATE ON kv FOR EACH ROW EXECUTE FUNCTION kv_log_row()`,
+		 DECLARE base bigint := TG_ARGV[0]::bigint; r bigint;
+		 BEGIN
+		   IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.id <> NEW.id) THEN
+		     r := base + OLD.id;
+		     UPDATE kv_ver SET n = n + 1 WHERE reg = r;
+		     INSERT INTO kv_log (id, v, w)
+		       SELECT r, n, CASE WHEN OLD.w = 0 THEN -(2 * r + 1) ELSE -(2 * OLD.w + 1) END FROM kv_ver WHERE reg = r;
+		   END IF;
+		   IF TG_OP <> 'DELETE' THEN
+		     r := base + NEW.id;
+		     UPDATE kv_ver SET n = n + 1 WHERE reg = r;
+		     INSERT INTO kv_log (id, v, w) SELECT r, n, NEW.w FROM kv_ver WHERE reg = r;
+		   END IF;
+		   RETURN NULL;
+		 END $$`,
 		fmt.Sprintf(`INSERT INTO kv (id, v, w) SELECT g, 0, 0 FROM generate_series(1, %d) g`, rows),
+		fmt.Sprintf(`INSERT INTO kv_child (id, w) SELECT g, 0 FROM generate_series(1, %d) g`, rows),
+		fmt.Sprintf(`INSERT INTO kv_ver (reg) SELECT g FROM generate_series(1, %[1]d) g UNION ALL SELECT %[2]d + g FROM generate_series(1, %[1]d) g`, 2*rows, childBase),
+		`CREATE TRIGGER kv_log_after AFTER INSERT OR UPDATE OR DELETE ON kv FOR EACH ROW EXECUTE FUNCTION kv_log_row('0')`,
+		fmt.Sprintf(`CREATE TRIGGER kv_child_log_after AFTER INSERT OR UPDATE OR DELETE ON kv_child FOR EACH ROW EXECUTE FUNCTION kv_log_row('%d')`, childBase),
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("stress schema: %w", err)
@@ -69,16 +112,23 @@ type Workload struct {
 	Limit int64
 	// Rec receives every operation (nil records nothing).
 	Rec *staleness.Recorder
+	// Forms adds the statement forms of forms.go to the keyed reads, range
+	// scans and keyed updates: inserts, deletes, key-changing updates,
+	// updates by a non-key predicate, FK cascades and scans by a non-key
+	// column, over keys 1..2·Rows.
+	Forms bool
 	// Refusal, if set, says which write errors are expected (a strict-mode
 	// writer cut off from the store): they are counted in Refused, not as
 	// failures. The write is recorded with an unknown outcome either way.
 	Refusal func(error) bool
 
-	Reads, Writes, Refused atomic.Int64
-	errMu                  sync.Mutex
-	errs                   []string
-	nerr                   atomic.Int64
-	seq                    atomic.Int64
+	// Rejected counts the writes of Forms the database refused (a key
+	// taken or missing, a deadlock): expected, not failures.
+	Reads, Writes, Refused, Rejected atomic.Int64
+	errMu                            sync.Mutex
+	errs                             []string
+	nerr                             atomic.Int64
+	seq                              atomic.Int64
 }
 
 // Errors returns how many errors the application saw and the first few.
@@ -100,6 +150,10 @@ func (wl *Workload) fail(what string, err error) {
 func (wl *Workload) writeFailed(what string, err error) {
 	if wl.Refusal != nil && wl.Refusal(err) {
 		wl.Refused.Add(1)
+		return
+	}
+	if wl.Forms && rejected(err) {
+		wl.Rejected.Add(1)
 		return
 	}
 	wl.fail(what, err)
@@ -211,6 +265,10 @@ const (
 
 func (wl *Workload) read(ctx context.Context, g *gen) {
 	wl.Reads.Add(1)
+	if wl.Forms {
+		wl.readForms(ctx, g)
+		return
+	}
 	if g.rnd.IntN(4) > 0 {
 		id := g.row(wl.Rows)
 		start := staleness.Now()
@@ -228,41 +286,60 @@ func (wl *Workload) read(ctx context.Context, g *gen) {
 	}
 	lo := g.row(wl.Rows)
 	hi := min(lo+3, int64(wl.Rows))
+	wl.scan(ctx, g, "range read", readRange, []any{lo, hi}, keysIn(lo, hi, 1, 0))
+}
+
+// keysIn lists the keys lo..hi (step apart, from the first ≥ lo that is
+// off modulo step).
+func keysIn(lo, hi, step, off int64) []int64 {
+	var keys []int64
+	for k := lo; k <= hi; k++ {
+		if k%step == off {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// scan runs a query returning (id, w) rows and records a read of each key
+// of want: the value found, or its absence. Without Forms every key of
+// want must be there.
+func (wl *Workload) scan(ctx context.Context, g *gen, what, query string, args []any, want []int64) {
 	start := staleness.Now()
-	rows, err := wl.DB.QueryContext(ctx, readRange, lo, hi)
+	rows, err := wl.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		if ctx.Err() == nil {
-			wl.fail("range read", err)
+			wl.fail(what, err)
 		}
 		return
 	}
-	type rw struct{ id, w int64 }
-	var got []rw
+	got := map[int64]int64{}
 	for rows.Next() {
-		var r rw
-		if err := rows.Scan(&r.id, &r.w); err != nil {
+		var id, w int64
+		if err := rows.Scan(&id, &w); err != nil {
 			if ctx.Err() == nil { // the run's end may close the rows under Scan
-				wl.fail("range scan", err)
+				wl.fail(what, err)
 			}
 			rows.Close()
 			return
 		}
-		got = append(got, r)
+		got[id] = w
 	}
 	err = rows.Err()
 	rows.Close()
 	end := staleness.Now()
 	if err != nil {
 		if ctx.Err() == nil {
-			wl.fail("range read", err)
+			wl.fail(what, err)
 		}
 		return
 	}
-	if len(got) != int(hi-lo+1) {
-		wl.fail("range read", fmt.Errorf("%d rows for ids %d..%d", len(got), lo, hi))
+	if !wl.Forms && len(got) != len(want) {
+		wl.fail(what, fmt.Errorf("%d rows for %d keys %v", len(got), len(want), want))
 	}
-	for _, r := range got {
-		wl.record(staleness.Op{Kind: staleness.Read, Row: r.id, Value: r.w, Start: start, End: end, Client: g.name})
+	for _, id := range want {
+		w, ok := got[id]
+		wl.record(staleness.Op{Kind: staleness.Read, Row: id, Value: w, Absent: !ok, Start: start, End: end, Client: g.name})
 	}
 }
 
@@ -281,6 +358,10 @@ func (wl *Workload) write(ctx context.Context, g *gen) {
 	// Writes are not cut by ctx: a write cut halfway has an unknown outcome,
 	// which the checker handles but which proves less.
 	wctx := context.WithoutCancel(ctx)
+	if wl.Forms && g.rnd.IntN(2) == 0 {
+		wl.writeForms(wctx, g)
+		return
+	}
 	if g.rnd.IntN(2) == 0 {
 		id, val := wl.writeRow(g), wl.value()
 		start := staleness.Now()
@@ -356,39 +437,70 @@ var ErrLog = errors.New("stress: history and database log disagree")
 // Resolve sets Committed and Version of every write from the database's
 // log (read on a raw connection after the run). A write the client saw
 // commit but the log lacks is an error: the database lost it, or the
-// workload recorded it wrong.
+// workload recorded it wrong. Log entries no recorded write accounts for
+// (a tombstone the client did not learn, what a cascade wrote, a write
+// whose outcome or rows the client never learned) are added as writes of
+// the transaction that logged them: with the times of a recorded write of
+// that transaction, or with an unknown outcome.
 func Resolve(ctx context.Context, raw *sql.DB, ops []staleness.Op) ([]staleness.Op, error) {
-	rows, err := raw.QueryContext(ctx, `SELECT id, v, w FROM kv_log`)
+	rows, err := raw.QueryContext(ctx, `SELECT id, v, w, tx FROM kv_log`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	type entry struct{ id, v int64 }
-	log := map[int64]entry{}
+	type entry struct {
+		id, v, w, tx int64
+		used         bool
+	}
+	var log []*entry
+	byValue := map[int64][]*entry{}
 	for rows.Next() {
-		var id, v, w int64
-		if err := rows.Scan(&id, &v, &w); err != nil {
+		e := &entry{}
+		if err := rows.Scan(&e.id, &e.v, &e.w, &e.tx); err != nil {
 			return nil, err
 		}
-		log[w] = entry{id, v}
+		log = append(log, e)
+		byValue[e.w] = append(byValue[e.w], e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]staleness.Op, len(ops))
-	for i, op := range ops {
+	out := make([]staleness.Op, 0, len(ops))
+	txOp := map[int64]staleness.Op{}
+	for _, op := range ops {
 		if op.Kind == staleness.Write {
-			e, ok := log[op.Value]
+			// Values written by clients are unique; tombstones within a
+			// register. A write whose key the client never learned has Row 0.
+			var e *entry
+			for _, c := range byValue[op.Value] {
+				if op.Row == 0 || c.id == op.Row {
+					e = c
+					break
+				}
+			}
 			switch {
-			case ok && e.id != op.Row:
-				return nil, fmt.Errorf("%w: value %d written to row %d, logged for row %d", ErrLog, op.Value, op.Row, e.id)
-			case ok:
-				op.Committed, op.Version = true, e.v
-			case op.Committed:
+			case e == nil && op.Row == 0:
+				continue // never committed, and no register to record it in
+			case e == nil && op.Committed:
 				return nil, fmt.Errorf("%w: write of %d to row %d returned success but is not in the log", ErrLog, op.Value, op.Row)
+			case e != nil:
+				op.Row, op.Committed, op.Version, e.used = e.id, true, e.v, true
+				if op.End != staleness.Unknown {
+					txOp[e.tx] = op
+				}
 			}
 		}
-		out[i] = op
+		out = append(out, op)
+	}
+	for _, e := range log {
+		if e.used {
+			continue
+		}
+		op := staleness.Op{Kind: staleness.Write, Row: e.id, Value: e.w, Version: e.v, Committed: true, End: staleness.Unknown, Client: "log"}
+		if t, ok := txOp[e.tx]; ok {
+			op.Start, op.End, op.Client = t.Start, t.End, t.Client
+		}
+		out = append(out, op)
 	}
 	return out, nil
 }
