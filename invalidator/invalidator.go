@@ -340,8 +340,12 @@ var ErrUnreachable = errors.New("yoked: cache store unreachable; write not sent 
 
 // Done makes the write visible after it returned from the database,
 // whatever its outcome, with the guarantee of Invalidate. A write whose mark
-// failed goes straight to the background retry: an open breaker adds no
-// wait, an unreachable store one timeout.
+// failed goes straight to the background retry (an open breaker adds no
+// wait, an unreachable store one timeout), unless the store answers again
+// by now (tagstore.Answerer: another operation succeeded since the
+// failure, as after a stall shorter than the write): then it is
+// invalidated at once, before the write returns, since other processes
+// may be reading the store again already.
 func (w *Write) Done(ctx context.Context) {
 	i := w.inv
 	switch {
@@ -364,6 +368,10 @@ func (w *Write) Done(ctx context.Context) {
 			i.addPending(w.tags, w.all)
 		}
 	case w.refused:
+		if a, ok := i.store.(tagstore.Answerer); ok && a.Answering() {
+			i.Invalidate(ctx, w.tags, w.all)
+			return
+		}
 		if len(w.tags) > 0 || w.all {
 			i.invalidations.Add(1)
 			i.failures.Add(1)

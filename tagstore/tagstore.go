@@ -149,6 +149,15 @@ type WriteMarker interface {
 	EndWrite(ctx context.Context, m WriteMark) error
 }
 
+// Answerer is implemented by a store that can tell, at the cost of an
+// atomic load, whether it is answering now.
+type Answerer interface {
+	// Answering reports whether the store's latest operations succeeded:
+	// false from a failure (or an open breaker) until an operation
+	// succeeds again.
+	Answering() bool
+}
+
 // WriteMark is one MarkWrite's mark, only meaningful to the store that made
 // it.
 type WriteMark struct {

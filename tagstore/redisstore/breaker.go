@@ -116,6 +116,10 @@ func (b *breaker) failure() {
 	}
 }
 
+// Answering implements tagstore.Answerer: true while the breaker is
+// closed with no failure counted since the last success.
+func (s *Store) Answering() bool { return !s.closed.Load() && s.br.healthy.Load() }
+
 // isOpen reports whether the breaker is open (within its cool-down or not).
 func (b *breaker) isOpen() bool {
 	if b.healthy.Load() {

@@ -28,7 +28,11 @@
 // Faults. Reads carry a short timeout; errors are returned (the caller then
 // reads the source of truth and does not cache), and after repeated failures
 // a circuit breaker answers tagstore.ErrBypass at once until a probe
-// succeeds. Nothing is retried silently.
+// succeeds (a PING every 5ms in the background). Nothing is retried
+// silently. A store from NewFromURL dials whenever a command needs a
+// connection: go-redis's own pool would stop dialling after PoolSize
+// failed dials and redial once a second, keeping a process away from a
+// restarted Redis that others already use.
 //
 // Operators. Keys, Inspect and Usage list and measure the namespace's
 // entries (SCAN, never KEYS) and tell whether each is still valid against

@@ -38,8 +38,9 @@ type Options struct {
 	DefaultTTL time.Duration
 
 	// BreakerFailures consecutive failures open the circuit breaker
-	// (default 5); it stays open for BreakerCooldown (default 1s), then lets
-	// one probe through.
+	// (default 5); it closes when a background PING (every 5ms while it is
+	// open) is answered, and after BreakerCooldown (default 1s) also lets
+	// one operation through as a probe.
 	BreakerFailures int
 	BreakerCooldown time.Duration
 
