@@ -15,7 +15,8 @@ import (
 	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
 
-func redisStore(t *testing.T, addr, ns string, opt redisstore.Options) *redisstore.Store {
+// storeWith is a Redis store on addr in namespace ns with opt.
+func storeWith(t *testing.T, addr, ns string, opt redisstore.Options) *redisstore.Store {
 	t.Helper()
 	opt.Namespace = ns
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
@@ -36,8 +37,8 @@ func redisStore(t *testing.T, addr, ns string, opt redisstore.Options) *redissto
 func TestRefusedWriteInvalidatedWhenStoreAnswersAgain(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	ns := testenv.Name("ans")
-	writer := redisStore(t, srv.Addr(), ns, redisstore.Options{Timeout: 100 * time.Millisecond, BreakerFailures: 1, BreakerCooldown: time.Hour})
-	reader := redisStore(t, srv.Addr(), ns, redisstore.Options{Timeout: 5 * time.Second})
+	writer := storeWith(t, srv.Addr(), ns, redisstore.Options{Timeout: 100 * time.Millisecond, BreakerFailures: 1, BreakerCooldown: time.Hour})
+	reader := storeWith(t, srv.Addr(), ns, redisstore.Options{Timeout: 5 * time.Second})
 	ctx := context.Background()
 	tags := []string{"table:t"}
 
