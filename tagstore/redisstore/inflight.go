@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/yokedcache/yoked/tagstore"
 )
@@ -15,8 +16,8 @@ var _ tagstore.WriteMarker = (*Store)(nil)
 // version by a marker, "!" followed by the mark's expiry, and records the
 // mark in the tag's mark set "{yoked:<ns>}:f:<tag>" (a sorted set of mark
 // ids scored by expiry), in one script on the version slot that also
-// publishes the tags to every L1. Readers get the marker from the stamp
-// script they already run and answer tagstore.ErrInFlight: they neither
+// publishes the tags to every L1. Readers get the marker from the MGET of
+// versions they already send and answer tagstore.ErrInFlight: they neither
 // serve nor store, and since the old version is gone, nothing stored
 // before the mark is served again. EndWrite removes the mark and deletes
 // the version (or leaves the marker of other marks still in flight), which
@@ -42,6 +43,62 @@ type markState struct {
 	mu     sync.Mutex
 	ticket ackTicket
 	waited bool // the mark's acknowledgements were awaited
+	local  bool // counted in Store.local until EndWrite returns
+}
+
+// localMarks counts, by tag, this Store's own marks from just before
+// MarkWrite sends the mark until EndWrite returns (or MarkWrite fails).
+// A Lookup or Stamp of such a tag answers tagstore.ErrInFlight without
+// asking Redis, which would answer the same while the mark is in place; a
+// process that reads what it is writing saves the round trip. Answering
+// ErrInFlight is always safe (nothing is served or stored), so it does not
+// matter that the mark in Redis may expire or end a little earlier.
+type localMarks struct {
+	n    atomic.Int64 // marks counted; 0: nothing to look up
+	mu   sync.Mutex
+	tags map[string]int
+}
+
+func (l *localMarks) add(tags []string) {
+	l.mu.Lock()
+	if l.tags == nil {
+		l.tags = map[string]int{}
+	}
+	for _, t := range tags {
+		l.tags[t]++
+	}
+	l.n.Add(1)
+	l.mu.Unlock()
+}
+
+func (l *localMarks) remove(tags []string) {
+	l.mu.Lock()
+	for _, t := range tags {
+		if l.tags[t]--; l.tags[t] <= 0 {
+			delete(l.tags, t)
+		}
+	}
+	l.n.Add(-1)
+	l.mu.Unlock()
+}
+
+// any reports whether one of tags (or tagstore.AllTag) is marked by this
+// Store. It costs one atomic load while nothing is.
+func (l *localMarks) any(tags []string) bool {
+	if l.n.Load() == 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tags[tagstore.AllTag] > 0 {
+		return true
+	}
+	for _, t := range tags {
+		if l.tags[t] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Store) markKeys(tags []string) []string {
@@ -83,16 +140,18 @@ func (s *Store) MarkWrite(ctx context.Context, tags []string) (tagstore.WriteMar
 	defer cancel()
 	id := hex16(newVersion())
 	keys := s.markKeys(tags)
+	s.local.add(tags) // before the mark can be in place
 	ttl := s.opt.WriteMarkTTL.Milliseconds()
 	t, err := s.publish(messageFor(tags), func(pub []any) (int64, error) {
 		n, err := markScript.Run(ctx, s.c, keys, append([]any{id, ttl}, pub...)...).Int64()
 		return n, s.end(parent, err)
 	})
 	if err != nil {
+		s.local.remove(tags)
 		return tagstore.WriteMark{}, fmt.Errorf("redisstore: marking a write to %d tags: %w", len(tags), err)
 	}
 	s.marks.Add(1)
-	return tagstore.WriteMark{Tags: tags, ID: id, State: &markState{ticket: t}}, nil
+	return tagstore.WriteMark{Tags: tags, ID: id, State: &markState{ticket: t, local: true}}, nil
 }
 
 // EndWrite implements tagstore.WriteMarker. The script is bounded by
@@ -108,6 +167,17 @@ func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
 	if !ok || len(m.Tags) == 0 {
 		return errors.New("redisstore: EndWrite with a mark this store did not make")
 	}
+	// Whatever the outcome: a failed end is retried by the caller, whose
+	// tags meanwhile bypass the cache on its side (and the mark stays in
+	// Redis until it expires).
+	defer func() {
+		st.mu.Lock()
+		if st.local {
+			st.local = false
+			s.local.remove(m.Tags)
+		}
+		st.mu.Unlock()
+	}()
 	if !tagstore.BreakerIgnored(ctx) && !s.br.allowInvalidation() {
 		return tagstore.ErrBypass
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/yokedcache/yoked/internal/testenv"
 	"github.com/yokedcache/yoked/tagstore"
 )
@@ -146,5 +148,66 @@ func TestEndAfterExpiryInvalidates(t *testing.T) {
 	}
 	if w.RedisStats().ExpiredMarks != 1 {
 		t.Fatalf("expired marks: %d", w.RedisStats().ExpiredMarks)
+	}
+}
+
+// A Store that marks a write answers its own Lookups and Stamps of the
+// marked tags with ErrInFlight without a round trip, until EndWrite
+// returns; other tags still go to Redis, and a mark that failed counts for
+// nothing.
+func TestOwnMarkAnswersLocally(t *testing.T) {
+	addr := testenv.Redis(t)
+	s := newTestStore(t, addr, Options{})
+	h := &tripHook{epochKey: s.epochKey}
+	s.Client().AddHook(h)
+	ctx := context.Background()
+	put(t, s, "k", "v", "t")
+	m, err := s.MarkWrite(ctx, []string{"t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.take()
+	if err := lookupErr(s, "k", "t", "u"); !errors.Is(err, tagstore.ErrInFlight) {
+		t.Fatalf("Lookup during its own write: %v, want ErrInFlight", err)
+	}
+	if _, err := s.Stamp(ctx, []string{"t"}); !errors.Is(err, tagstore.ErrInFlight) {
+		t.Fatalf("Stamp during its own write: %v, want ErrInFlight", err)
+	}
+	if trips := h.take(); len(trips) != 0 {
+		t.Fatalf("round trips for tags this Store marked: %q", trips)
+	}
+	if err := lookupErr(s, "other", "u"); err != nil || len(h.take()) == 0 {
+		t.Fatalf("an unmarked tag: %v, want it looked up in Redis", err)
+	}
+	if err := s.EndWrite(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndWrite(ctx, m); err != nil { // a retry counts nothing twice
+		t.Fatal(err)
+	}
+	if got := get(t, s, "k", "t"); got != "" {
+		t.Fatalf("after the write: served %q stored before it", got)
+	}
+	put(t, s, "k", "new", "t")
+	if got := get(t, s, "k", "t"); got != "new" {
+		t.Fatalf("refill after the write: %q", got)
+	}
+	if s.local.n.Load() != 0 || len(s.local.tags) != 0 {
+		t.Fatalf("marks left counted: %d, %v", s.local.n.Load(), s.local.tags)
+	}
+
+	// A mark Redis refused is not counted.
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer c.Close()
+	dead, err := New(c, Options{Namespace: testenv.Name("t"), Timeout: 100 * time.Millisecond, InvalidateTimeout: 100 * time.Millisecond, StatsInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	if _, err := dead.MarkWrite(ctx, []string{"t"}); err == nil {
+		t.Fatal("MarkWrite succeeded without Redis")
+	}
+	if dead.local.n.Load() != 0 || dead.local.any([]string{"t"}) {
+		t.Fatal("a failed mark is counted")
 	}
 }

@@ -67,6 +67,8 @@ type Store struct {
 	hits, misses, sets, deletes, invalidations, errs atomic.Uint64
 	l1hits, redos, restarts, corrupt, fenceWaits     atomic.Uint64
 	marks, expiredMarks, inFlight                    atomic.Uint64
+
+	local localMarks // this Store's marks in flight (inflight.go)
 }
 
 // New returns a Store on client. It installs a dial hook on the client (to
@@ -310,6 +312,10 @@ func (s *Store) Lookup(ctx context.Context, key string, tags []string) (any, boo
 	if err := s.begin(); err != nil {
 		return nil, false, tagstore.Stamp{}, err
 	}
+	if s.local.any(tags) {
+		s.inFlight.Add(1)
+		return nil, false, tagstore.Stamp{}, tagstore.ErrInFlight
+	}
 	var l1 l1Ticket
 	if s.near != nil {
 		v, hit, t := s.near.lookup(ctx, key, tags)
@@ -479,6 +485,10 @@ func (s *Store) corruptEntry(key string, err error) {
 func (s *Store) Stamp(ctx context.Context, tags []string) (tagstore.Stamp, error) {
 	if err := s.begin(); err != nil {
 		return tagstore.Stamp{}, err
+	}
+	if s.local.any(tags) {
+		s.inFlight.Add(1)
+		return tagstore.Stamp{}, tagstore.ErrInFlight
 	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
