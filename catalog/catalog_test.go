@@ -184,7 +184,7 @@ func TestResolve(t *testing.T) {
 		want string
 	}{
 		{pg, sqlparse.Table{Name: "users"}, "app.users"},      // first schema of the path holding it
-		{pg, sqlparse.Table{Name: "Orders"}, "public.orders"}, // further down the path
+		{pg, sqlparse.Table{Name: "orders"}, "public.orders"}, // further down the path
 		{pg, sqlparse.Table{Name: "pg_class"}, "pg_catalog.pg_class"},
 		{pg, sqlparse.Table{Name: "nowhere"}, "app.nowhere"}, // where CREATE would put it
 		{pg, sqlparse.Table{Schema: "Other", Name: "users"}, "other.users"},
@@ -201,7 +201,16 @@ func TestResolve(t *testing.T) {
 			t.Errorf("%v: resolve(%v) = %q, want %q", tc.res, tc.t, got, tc.want)
 		}
 	}
-	if got := pgPath(` "$user", public,pg_temp, "My"`, "Bob"); !reflect.DeepEqual(got, []string{"pg_catalog", "bob", "public", "my"}) {
+	// A relation created quoted ("Users") is not what users names.
+	cased := &resolver{dialect: sqlparse.DialectPostgres, path: []string{"pg_catalog", "app", "public"},
+		rels: map[string]bool{"app.Users": true, "public.users": true}}
+	if got := cased.resolve(sqlparse.Table{Name: "users"}); got != "public.users" {
+		t.Errorf("users beside \"Users\" resolved to %q", got)
+	}
+	if got := cased.resolve(sqlparse.Table{Name: "Users"}); got != "app.users" {
+		t.Errorf("\"Users\" resolved to %q", got)
+	}
+	if got := pgPath(` "$user", public,pg_temp, "My", Other`, "bob"); !reflect.DeepEqual(got, []string{"pg_catalog", "bob", "public", "My", "other"}) {
 		t.Errorf("pgPath = %v", got)
 	}
 	if got := pgPath(`public, pg_catalog`, ""); !reflect.DeepEqual(got, []string{"public", "pg_catalog"}) {
@@ -239,5 +248,26 @@ func TestSchemasApart(t *testing.T) {
 	st := sqlparse.Statement{Kind: sqlparse.KindWrite, Parsed: true, Writes: []sqlparse.Table{{Name: "orders"}}}
 	if a := c.Access(&st, ""); !reflect.DeepEqual(a.Writes, []string{"a.orders", "a.users"}) {
 		t.Errorf("declared dependency: %+v", a.Writes)
+	}
+}
+
+// SQLite: a write of an attached database's table writes everything (its
+// alias is one connection's); main's tables are bare, temp's qualified.
+func TestSQLiteSchemas(t *testing.T) {
+	f := newFacts()
+	f.res = &resolver{dialect: sqlparse.DialectSQLite}
+	c := build(f, nil)
+	w := func(schema string) Access {
+		st := sqlparse.Statement{Kind: sqlparse.KindWrite, Parsed: true, Writes: []sqlparse.Table{{Schema: schema, Name: "t"}}}
+		return c.Access(&st, "")
+	}
+	if a := w("main"); a.WriteAll || !reflect.DeepEqual(a.Writes, []string{"t"}) {
+		t.Errorf("main.t: %+v", a)
+	}
+	if a := w("temp"); a.WriteAll || !reflect.DeepEqual(a.Writes, []string{"temp.t"}) {
+		t.Errorf("temp.t: %+v", a)
+	}
+	if a := w("aux"); !a.WriteAll {
+		t.Errorf("aux.t: %+v", a)
 	}
 }

@@ -116,7 +116,7 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 	res := &resolver{dialect: sqlparse.DialectPostgres, rels: map[string]bool{}}
 	user := ""
 	for _, r := range rows {
-		res.path = append(res.path, strings.ToLower(r[0]))
+		res.path = append(res.path, r[0])
 		user = r[1]
 	}
 	f.res = res
@@ -124,7 +124,7 @@ func postgresFacts(ctx context.Context, r reader, parser sqlparse.Parser) (*fact
 		return nil, err
 	}
 	for _, r := range rows {
-		res.rels[strings.ToLower(r[0]+"."+r[1])] = true
+		res.rels[r[0]+"."+r[1]] = true
 	}
 	// funcPath: the search_path a function declared with SET search_path
 	// runs with; nil (the session's) otherwise.

@@ -33,10 +33,12 @@ import (
 type resolver struct {
 	// dialect is "" for the resolver of no catalog (bare names).
 	dialect string
-	// path: PostgreSQL's effective search_path, lower case, pg_catalog
-	// included.
+	// path: PostgreSQL's effective search_path, pg_catalog included, each
+	// schema as the server spells it.
 	path []string
-	// rels: PostgreSQL relations of every schema, "schema.name".
+	// rels: PostgreSQL relations of every schema, "schema.name" as the
+	// server spells them: "Users" (created quoted) is not users, which an
+	// unqualified users must not stop at.
 	rels map[string]bool
 	// current: MySQL's current database, lower case ("" when none).
 	current string
@@ -64,13 +66,13 @@ func (r *resolver) resolveIn(t sqlparse.Table, path []string) string {
 			return schema + "." + name
 		}
 		for _, s := range path {
-			if r.rels[s+"."+name] {
-				return s + "." + name
+			if r.rels[s+"."+t.Name] {
+				return strings.ToLower(s) + "." + name
 			}
 		}
 		for _, s := range path {
 			if s != "pg_catalog" && !strings.HasPrefix(s, "pg_temp") {
-				return s + "." + name
+				return strings.ToLower(s) + "." + name
 			}
 		}
 	case sqlparse.DialectMySQL:
@@ -111,17 +113,23 @@ func (c *Catalog) Resolve(t sqlparse.Table) string {
 func (c *Catalog) ResolveName(name string) string { return c.Resolve(parseName(name)) }
 
 // pgPath reads a search_path setting ("$user", public, "My Schema") into
-// lower-case schema names: "$user" is user, pg_temp is dropped (a catalog
-// session has no temporary tables), pg_catalog is put first unless placed.
+// schema names as the server spells them (unquoted ones folded to lower
+// case): "$user" is user, pg_temp is dropped (a catalog session has no
+// temporary tables), pg_catalog is put first unless placed.
 func pgPath(setting, user string) []string {
 	var path []string
 	for _, s := range strings.Split(setting, ",") {
-		s = strings.ToLower(strings.Trim(strings.TrimSpace(s), `"`))
+		s = strings.TrimSpace(s)
+		if u, ok := strings.CutPrefix(s, `"`); ok && strings.HasSuffix(u, `"`) {
+			s = strings.ReplaceAll(strings.TrimSuffix(u, `"`), `""`, `"`)
+		} else {
+			s = strings.ToLower(s)
+		}
 		switch {
 		case s == "" || s == "pg_temp":
 		case s == "$user":
 			if user != "" {
-				path = append(path, strings.ToLower(user))
+				path = append(path, user)
 			}
 		default:
 			path = append(path, s)
@@ -142,8 +150,7 @@ func pgPath(setting, user string) []string {
 // database. A PostgreSQL name that lives further down the path is resolved
 // differently by the driver.
 func ResolveIn(dialect, schema string, t sqlparse.Table) string {
-	schema = strings.ToLower(schema)
-	r := &resolver{dialect: dialect, path: []string{"pg_catalog", schema}, current: schema}
+	r := &resolver{dialect: dialect, path: []string{"pg_catalog", schema}, current: strings.ToLower(schema)}
 	if dialect == sqlparse.DialectPostgres && t.Schema == "" && strings.HasPrefix(strings.ToLower(t.Name), "pg_") {
 		return "pg_catalog." + strings.ToLower(t.Name)
 	}
