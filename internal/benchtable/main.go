@@ -185,6 +185,25 @@ func report(w io.Writer, res map[string]result) {
 			dur(m["raw-µs"]*1e3), m["lookup/get"], m["queryrow/get"], m["queryrow/raw"])
 		fmt.Fprintln(w)
 	}
+	if _, ok := res["Paired/hit"]; ok {
+		fmt.Fprintln(w, "## Paired (each iteration runs the base operation and yoked's, each first in turn; medians)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| operation | base | base median | yoked median | yoked ÷ base (medians) | yoked ÷ base (means) |")
+		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
+		for _, p := range []struct{ name, what, base string }{
+			{"hit", "memory hit (PostgreSQL PK read)", "no-op driver"},
+			{"miss/postgres", "miss (Refresh: stamp, read, store)", "raw PostgreSQL"},
+			{"write/postgres", "autocommit UPDATE", "raw PostgreSQL"},
+			{"miss/floor", "miss over the no-op driver", "no-op driver"},
+			{"write/floor", "UPDATE over the no-op driver", "no-op driver"},
+		} {
+			if r, ok := res["Paired/"+p.name]; ok {
+				m := r.metrics
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f× | %.2f× |\n", p.what, p.base, dur(m["base-µs"]*1e3), dur(m["yoked-µs"]*1e3), m["yoked/base"], m["mean-yoked/base"])
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintln(w, "## Mixed load (PostgreSQL, 16 goroutines, 95% zipf reads / 5% writes)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| variant | ops/s | × raw | hits/read | keyed hits | scan hits | bypassed/read | stale reads (checker) |")
@@ -260,6 +279,9 @@ func targets(w io.Writer, res map[string]result) {
 		{"Redis hit (no L1) through database/sql ≤ 1× raw PostgreSQL PK read", rh["queryrow/raw"], 1, false, dur(rh["queryrow-µs"]*1e3) + " vs " + dur(rh["raw-µs"]*1e3)},
 		{"O(1) invalidation, Redis: 1M entries ÷ 1 entry", div(invM, inv1), 2, false, dur(invM) + " vs " + dur(inv1)},
 		{"O(1) invalidation, memory: 1M entries ÷ 1 entry", div(minvM, minv1), 2, false, dur(minvM) + " vs " + dur(minv1)},
+		{"memory hit ≤ 2× floor (paired medians)", res["Paired/hit"].metrics["yoked/base"], 2, false, "interleaved with the no-op driver"},
+		{"miss ≤ 1.10× raw PostgreSQL (paired medians)", res["Paired/miss/postgres"].metrics["yoked/base"], 1.10, false, fmt.Sprintf("yoked's own work: %s per miss over the no-op driver", dur(1e3*(res["Paired/miss/floor"].metrics["yoked-µs"]-res["Paired/miss/floor"].metrics["base-µs"])))},
+		{"autocommit write ≤ 1.05× raw PostgreSQL (paired medians)", res["Paired/write/postgres"].metrics["yoked/base"], 1.05, false, fmt.Sprintf("yoked's own work: %s per write over the no-op driver", dur(1e3*(res["Paired/write/floor"].metrics["yoked-µs"]-res["Paired/write/floor"].metrics["base-µs"])))},
 		{"mixed load ≥ 10× raw throughput (memory)", div(mixMem, mixRaw), 10, true, fmt.Sprintf("%.0f vs %.0f ops/s; bound with every read free: %s", mixMem, mixRaw, ratio(20*res["Mixed/postgres/writes-only"].metrics["ops/s"], mixRaw))},
 		{"mixed load ≥ 1× raw throughput (Redis, no L1)", div(mixRedis, mixRaw), 1, true, fmt.Sprintf("%.0f vs %.0f ops/s", mixRedis, mixRaw)},
 	}

@@ -35,6 +35,9 @@ func TestParse(t *testing.T) {
 		{"Mixed/postgres/raw", 387021, 0, "ops/s", 2584},
 		{"RedisHit/interleaved", 224225, 0, "queryrow/get", 1.1},
 		{"Mixed/postgres/writes-only", 1500000, 0, "ops/s", 666},
+		{"Paired/hit", 3116, 0, "yoked/base", 1.626},
+		{"Paired/miss/postgres", 449826, 0, "base-µs", 83.18},
+		{"Paired/miss/floor", 6416, 0, "yoked-µs", 3.055},
 		{"Mixed/postgres/memory", 64367, 0, "scan-hits/read", 0.09866},
 		{"redis.BareGet", 76100, 0, "", 0},
 		{"redis.Invalidate/entries=1000000", 40600, 0, "", 0},
@@ -76,6 +79,10 @@ func TestReportTargets(t *testing.T) {
 		"| mixed load ≥ 1× raw throughput (Redis, no L1) | 0.00× | not measured |",
 		"| memory | 15536 | 6.01× | 0.64 | 0.81 | 0.10 | 0.010 (pending_invalidation 0.010) | 0 |",
 		"at most 20 × 666 = 13320 ops/s, 5.15× raw",
+		"| memory hit (PostgreSQL PK read) | no-op driver | 511 ns | 831 ns | 1.63× | 1.84× |",
+		"| memory hit ≤ 2× floor (paired medians) | 1.63× | yes |",
+		"| miss ≤ 1.10× raw PostgreSQL (paired medians) | 1.05× | yes | yoked's own work: 2133 ns per miss over the no-op driver |",
+		"| autocommit write ≤ 1.05× raw PostgreSQL (paired medians) | 0.00× | not measured |",
 		"15536 vs 2584 ops/s; bound with every read free: 5.15×",
 	} {
 		if !strings.Contains(out, want) {
