@@ -181,6 +181,18 @@ func TestCatalogDecoySchemas(t *testing.T) {
 			e.exec(conn, move)
 			e.exec(conn, `INSERT INTO orders VALUES (4, 2, 1)`)
 			e.want("decoy orders after a write through a moved path", read2(), "3")
+
+			// Writes behind yoked's back: InvalidateTables resolves an
+			// unqualified name as this process's connections do, and a
+			// qualified one reaches the decoy.
+			e.cachedCount("orders", "3")
+			hit2(true)
+			e.rawExec(`DELETE FROM orders WHERE id = 3`)
+			e.cache.InvalidateTables(context.Background(), "orders")
+			e.want("orders after InvalidateTables", e.str(e.db, e.countQ("orders")), "2")
+			e.rawExec(`DELETE FROM ` + d + `.orders WHERE id = 4`)
+			e.cache.InvalidateTables(context.Background(), d+".orders")
+			e.want("decoy orders after InvalidateTables", read2(), "2")
 		})
 	}
 }
