@@ -186,6 +186,24 @@ func (c *Catalog) RowLocal(table string) bool {
 	return !all && !c.notRowLocal[t]
 }
 
+// WritesOf returns the other relations a write to rows of table also
+// changes (foreign-key actions, triggers, declared dependencies,
+// transitively; relation names as Resolve gives them), and all when such a
+// write may change anything (a nil or failed catalog, a trigger whose body
+// cannot be read). It is for callers that see the rows a write changed but
+// not what the database did beside them: MySQL's row binlog leaves out the
+// rows a foreign key's action changes.
+func (c *Catalog) WritesOf(table string) (also []string, all bool) {
+	if c == nil || c.failed {
+		return nil, true
+	}
+	t := relName(table)
+	if _, ok := c.writeAll[t]; ok {
+		return nil, true
+	}
+	return slices.Clone(c.writes[t]), false
+}
+
 // relName is the catalog's form of a relation name its loaders resolved:
 // lower case.
 func relName(name string) string { return strings.ToLower(name) }

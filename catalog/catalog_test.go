@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/yokedcache/yoked/sqlparse"
@@ -169,6 +170,36 @@ func TestRowLocal(t *testing.T) {
 	}
 	if Failed().RowLocal("p") || (*Catalog)(nil).RowLocal("p") {
 		t.Error("a failed or nil catalog has row-local tables")
+	}
+}
+
+// WritesOf follows cascades and triggers transitively; an opaque trigger
+// and a failed catalog mean anything.
+func TestWritesOf(t *testing.T) {
+	f := newFacts()
+	f.edges = [][2]string{{"app.p", "app.c"}, {"app.c", "app.g"}}
+	f.triggers["app.logged"] = &body{writes: []string{"app.log"}}
+	f.triggers["app.opaque"] = &body{opaque: "dynamic"}
+	c := build(f, nil)
+	for _, tc := range []struct {
+		table string
+		also  []string
+		all   bool
+	}{
+		{"app.p", []string{"app.c", "app.g"}, false},
+		{"App.C", []string{"app.g"}, false},
+		{"app.g", nil, false},
+		{"app.logged", []string{"app.log"}, false},
+		{"app.opaque", nil, true},
+	} {
+		also, all := c.WritesOf(tc.table)
+		slices.Sort(also)
+		if !slices.Equal(also, tc.also) || all != tc.all {
+			t.Errorf("WritesOf(%s) = %v, %v; want %v, %v", tc.table, also, all, tc.also, tc.all)
+		}
+	}
+	if _, all := Failed().WritesOf("app.p"); !all {
+		t.Error("a failed catalog knows what a write changes")
 	}
 }
 

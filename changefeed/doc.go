@@ -16,6 +16,10 @@
 //     streaming resumes. MySQL and MariaDB positions are GTID sets when the
 //     server has GTIDs, binlog file and offset otherwise.
 //   - DDL invalidates everything and bumps SchemaTag.
+//   - MySQL/MariaDB: a change to a table also invalidates the tables its
+//     foreign keys' actions change (the row binlog leaves those rows out),
+//     read from the schema catalog; everything when the catalog cannot be
+//     read or the user may not see the table's whole database.
 //   - One active watcher per source and namespace: a lease in the store; a
 //     standby waits and takes over when the lease expires.
 //   - A heartbeat in the store, at least every 100 ms while the watcher is

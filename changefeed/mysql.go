@@ -234,6 +234,10 @@ type evOrErr struct {
 }
 
 func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor string, start streamPos, set gomysql.GTIDSet) error {
+	casc, err := m.loadCascades(ctx, w, db) // before the first heartbeat marker
+	if err != nil {
+		return fmt.Errorf("read foreign keys: %w", err)
+	}
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID: m.cfg.ServerID, Flavor: flavor, Host: m.host, Port: m.port,
 		User: m.dsn.User, Password: m.dsn.Passwd, DisableRetrySync: true,
@@ -244,7 +248,6 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 	read := start.binlogPos // the stream has been read up to here
 	gtid := &gtidSet{set}   // and this GTID set
 	var streamer *replication.BinlogStreamer
-	var err error
 	if start.gtid != "" && set != nil {
 		// The file and offset are the server's to say, in the first
 		// (rotate) event: a saved one may be another server's.
@@ -370,7 +373,13 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 				if tx == nil {
 					tx = &commit{}
 				}
-				tx.touch(m.cfg.TableTag(string(x.Table.Schema), string(x.Table.Table)))
+				schema, table := string(x.Table.Schema), string(x.Table.Table)
+				tx.touch(m.cfg.TableTag(schema, table))
+				also, all := casc.of(schema, table, m.cfg.TableTag)
+				for _, t := range also {
+					tx.tags[t] = struct{}{}
+				}
+				tx.all = tx.all || all
 				if len(x.Rows) > 1 { // one event per row, as for PostgreSQL
 					tx.events += len(x.Rows) - 1
 				}
@@ -407,12 +416,17 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 					if err := done(c); err != nil {
 						return err
 					}
+					if c.ddl { // foreign keys may have changed
+						if casc, err = m.loadCascades(ctx, w, db); err != nil {
+							return fmt.Errorf("read foreign keys: %w", err)
+						}
+					}
 				}
 			}
 		}
 		// Heartbeats the stream has caught up with travel behind every
 		// transaction read so far.
-		if len(pending) > 0 && tx == nil {
+		if len(pending) > 0 && tx == nil && read.atLeast(casc.since) {
 			var beat time.Time
 			kept := pending[:0]
 			for _, mk := range pending {

@@ -229,3 +229,51 @@ func TestMySQLStoreDown(t *testing.T) {
 		t.Fatalf("position not saved after catching up: %q, %v", b, err)
 	}
 }
+
+// Rows a foreign key's ON DELETE/UPDATE action changes are not in the
+// binlog (InnoDB applies the action below the server's logging): the feed
+// invalidates the referencing tables with the referenced one.
+func TestMySQLCascades(t *testing.T) {
+	my := testenv.StartMariaDB(t)
+	db := openMariaDB(t, my.DSN("mysql"))
+	myExec(t, db, "CREATE DATABASE app", "CREATE TABLE app.parent (id int PRIMARY KEY)",
+		"CREATE TABLE app.child (id int PRIMARY KEY, p int, FOREIGN KEY (p) REFERENCES app.parent (id) ON DELETE CASCADE ON UPDATE SET NULL)",
+		"CREATE TABLE app.grandchild (id int PRIMARY KEY, c int, FOREIGN KEY (c) REFERENCES app.child (id) ON DELETE CASCADE)",
+		"CREATE TABLE app.other (id int PRIMARY KEY)",
+		"INSERT INTO app.parent VALUES (1), (2)", "INSERT INTO app.child VALUES (1, 1), (2, 2)", "INSERT INTO app.grandchild VALUES (1, 1)")
+	store := newMemory(t)
+	start(t, changefeed.Config{Dialect: "mysql", Source: my.DSN("app"), Store: store})
+	eventually(t, 20*time.Second, "first heartbeat", func() bool { return !heartbeat(t, store).IsZero() })
+	parent, child, grandchild, other := tableTag("app", "parent"), tableTag("app", "child"), tableTag("app", "grandchild"), tableTag("app", "other")
+	t.Run("delete cascades", func(t *testing.T) {
+		checkWrite(t, store, []string{parent, child, grandchild}, []string{other}, func() {
+			myExec(t, db, "DELETE FROM app.parent WHERE id = 1")
+		})
+	})
+	t.Run("update sets null", func(t *testing.T) {
+		checkWrite(t, store, []string{parent, child}, []string{other}, func() {
+			myExec(t, db, "UPDATE app.parent SET id = 3 WHERE id = 2")
+		})
+	})
+	t.Run("foreign key added by DDL", func(t *testing.T) {
+		myExec(t, db, "CREATE TABLE app.late (id int PRIMARY KEY, p int, FOREIGN KEY (p) REFERENCES app.parent (id) ON DELETE CASCADE)",
+			"INSERT INTO app.parent VALUES (4)", "INSERT INTO app.late VALUES (1, 4)")
+		after := time.Now()
+		eventually(t, 5*time.Second, "heartbeat after the DDL", func() bool { return heartbeat(t, store).After(after) })
+		checkWrite(t, store, []string{parent, tableTag("app", "late")}, []string{other}, func() {
+			myExec(t, db, "DELETE FROM app.parent WHERE id = 4")
+		})
+	})
+	// A user who may not see whole databases does not see every foreign
+	// key: each write invalidates everything.
+	t.Run("foreign keys not visible", func(t *testing.T) {
+		myExec(t, db, "CREATE USER repl@'%'", "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO repl@'%'",
+			"GRANT SELECT ON app.other TO repl@'%'")
+		limited := newMemory(t)
+		start(t, changefeed.Config{Dialect: "mysql", Source: strings.Replace(my.DSN("app"), "root@", "repl@", 1), Store: limited})
+		eventually(t, 20*time.Second, "first heartbeat", func() bool { return !heartbeat(t, limited).IsZero() })
+		checkWrite(t, limited, []string{other, parent}, nil, func() {
+			myExec(t, db, "INSERT INTO app.other VALUES (1)")
+		})
+	})
+}
