@@ -109,11 +109,17 @@ func (wl *Workload) writeForms(ctx context.Context, g *gen) {
 	}
 	start := staleness.Now()
 	switch n := g.rnd.IntN(20); {
-	case n < 4: // insert with the key given
+	case n < 4: // insert with the key given, then its child
 		id, val := wl.freeKey(g), wl.value()
 		res, err := wl.DB.ExecContext(ctx, insertKey, id, val)
 		end, ok := wl.outcome("insert", res, err)
 		rec(id, val, start, end, ok)
+		if ok {
+			start, val = staleness.Now(), wl.value()
+			res, err = wl.DB.ExecContext(ctx, insertChild, id, val)
+			end, ok = wl.outcome("child insert", res, err)
+			rec(childBase+id, val, start, end, ok)
+		}
 	case n < 6: // insert with the key from the column's default
 		val := wl.value()
 		var id int64
