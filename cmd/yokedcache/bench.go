@@ -148,6 +148,11 @@ func runBench(ctx context.Context, f *benchFlags, e *env) (*benchReport, error) 
 		return nil, err
 	}
 	defer cached.Close()
+	// Both sides start with one open connection (the raw one was pinged
+	// above), so the first operations compare like with like.
+	if err := cached.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("cannot reach the database through yoked: %v", err)
+	}
 	for _, db := range []*sql.DB{raw, cached} {
 		db.SetMaxOpenConns(f.concurrency)
 		db.SetMaxIdleConns(f.concurrency)
