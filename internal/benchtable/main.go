@@ -209,7 +209,7 @@ func report(w io.Writer, res map[string]result) {
 	fmt.Fprintln(w, "| variant | ops/s | × raw | hits/read | keyed hits | scan hits | bypassed/read | stale reads (checker) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	rawMixed := res["Mixed/postgres/raw"].metrics["ops/s"]
-	for _, v := range []string{"raw", "writes-only", "memory", "redis"} {
+	for _, v := range []string{"raw", "writes-only", "memory", "redis", "redis+rows"} {
 		if r, ok := res["Mixed/postgres/"+v]; ok {
 			f := func(m string) string {
 				if h, ok := r.metrics[m]; ok {
@@ -262,7 +262,7 @@ func targets(w io.Writer, res map[string]result) {
 	inv1, invM := ns("redis.Invalidate/entries=1"), ns("redis.Invalidate/entries=1000000")
 	minv1, minvM := ns("memory.InvalidateTags/entries=1"), ns("memory.InvalidateTags/entries=1000000")
 	mixRaw, mixMem := res["Mixed/postgres/raw"].metrics["ops/s"], res["Mixed/postgres/memory"].metrics["ops/s"]
-	stale := res["Mixed/postgres/memory"].metrics["stale"] + res["Mixed/postgres/redis"].metrics["stale"]
+	stale := res["Mixed/postgres/memory"].metrics["stale"] + res["Mixed/postgres/redis"].metrics["stale"] + res["Mixed/postgres/redis+rows"].metrics["stale"]
 	div := func(a, b float64) float64 {
 		if b == 0 {
 			return 0
