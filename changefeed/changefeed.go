@@ -441,9 +441,11 @@ func (c *commit) touch(tag string) {
 // maxBatch bounds how many queued transactions one invalidation covers.
 const maxBatch = 4096
 
-// maxInFlight bounds the invalidations under way at once (a variable for
-// the benchmarks, which compare it with 1).
-var maxInFlight = 4
+// maxInFlight bounds the invalidations under way at once. Four did not
+// lower the lag under load (BenchmarkPostgresLagUnderLoad, five runs each
+// on the loaded 2-core machine: p99 median 385 ms with 4, 284 ms with 1);
+// a variable for that benchmark.
+var maxInFlight = 1
 
 // applyJob is one invalidation of a batch of transactions.
 type applyJob struct {
@@ -453,15 +455,13 @@ type applyJob struct {
 	err            error
 }
 
-// applyLoop applies committed transactions until ctx ends. A batch is
-// invalidated as soon as it is read, while up to maxInFlight-1 earlier
-// batches still wait for the store, so one slow acknowledgement (an L1 that
-// answers late) does not delay the transactions behind it; transactions
-// that queue while every slot is busy are applied together (one
-// invalidation of the union of their tags), so a slow store bounds the lag
-// instead of multiplying it. Positions are acknowledged, and heartbeats
-// written, in stream order: only once the store acknowledged a transaction
-// and every transaction before it.
+// applyLoop applies committed transactions until ctx ends. Transactions
+// that queue while the store answers (up to maxInFlight invalidations under
+// way) are applied together, one invalidation of the union of their tags,
+// so a slow store bounds the lag instead of multiplying it. Positions are
+// acknowledged, and heartbeats written, in stream order by another
+// goroutine, only once the store acknowledged a transaction and every
+// transaction before it; the next invalidation does not wait for them.
 func (w *Watcher) applyLoop(ctx context.Context, in <-chan *commit) error {
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel: nothing of this loop outlives it
@@ -524,7 +524,7 @@ func (w *Watcher) applyLoop(ctx context.Context, in <-chan *commit) error {
 			list = append(list, t)
 		}
 		j := &applyJob{batch: batch, started: time.Now(), done: make(chan struct{})}
-		jobs <- j // never blocks: a job holds a slot until acknowledged
+		jobs <- j // never blocks: at most maxInFlight jobs wait in it
 		wg.Go(func() {
 			j.err = w.apply(ctx, list, all, ddl)
 			j.ended = time.Now()
@@ -534,8 +534,8 @@ func (w *Watcher) applyLoop(ctx context.Context, in <-chan *commit) error {
 }
 
 // acknowledge takes the jobs in stream order as the store acknowledges
-// them: it records their transactions, acknowledges the last position and
-// writes the latest heartbeat they carried, then frees the job's slot.
+// them: it frees the job's slot, records its transactions, acknowledges
+// its last position and writes the latest heartbeat it carried.
 func (w *Watcher) acknowledge(ctx context.Context, jobs <-chan *applyJob, slots <-chan struct{}) error {
 	for {
 		var j *applyJob
@@ -552,6 +552,7 @@ func (w *Watcher) acknowledge(ctx context.Context, jobs <-chan *applyJob, slots 
 		if j.err != nil {
 			return j.err
 		}
+		<-slots
 		var beat time.Time
 		for _, c := range j.batch {
 			if c.events > 0 {
@@ -570,7 +571,6 @@ func (w *Watcher) acknowledge(ctx context.Context, jobs <-chan *applyJob, slots 
 		} else {
 			w.setPosition(last.pos)
 		}
-		<-slots
 	}
 }
 
