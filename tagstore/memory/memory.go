@@ -23,6 +23,10 @@ const DefaultMaxBytes = 64 << 20
 // and the map's bookkeeping, so that many tiny entries still count.
 const entryOverhead = 96
 
+// DefaultMaxTags is the bound on tag versions when Options.MaxTags is zero
+// (a version costs about 100 bytes with its tag).
+const DefaultMaxTags = 1 << 17
+
 // noExpiry stands for "never expires" where otter needs a duration.
 const noExpiry = 50 * 365 * 24 * time.Hour
 
@@ -44,6 +48,17 @@ type Options struct {
 	// DefaultTTL is the lifetime of entries stored with ttl 0. Zero means
 	// they do not expire (they still go when evicted or invalidated).
 	DefaultTTL time.Duration
+	// MaxTags bounds the number of tag versions kept (zero means
+	// DefaultMaxTags; tags created while a sweep runs may pass it by up to
+	// a quarter).
+	// Row tags give a version to every key read, so they are bounded like
+	// entries: when a new tag would pass the bound, about an eighth of the
+	// versions are dropped, those not used since the last such sweep
+	// first. A dropped version is a miss for every entry stored
+	// under it, and the tag gets a fresh version when next used (versions
+	// never repeat), so dropping one never serves anything stale. AllTag is
+	// never dropped.
+	MaxTags int
 
 	// now replaces the wall clock of expiry in tests; nil means time.Now.
 	now otter.Clock
@@ -52,7 +67,12 @@ type Options struct {
 // version is the current version of one tag. It is shared by pointer with
 // every entry stored under the tag; zero means the tag was flushed and the
 // cell is no longer reachable from the store.
-type version struct{ v atomic.Uint64 }
+type version struct {
+	v atomic.Uint64
+	// used is set when the version is read, cleared by a sweep (MaxTags):
+	// a sweep drops the versions it finds unused since the last one.
+	used atomic.Bool
+}
 
 // check is one tag an entry depends on and the version it was stored under.
 type check struct {
@@ -70,8 +90,12 @@ type entry struct {
 // fresh reports whether every tag of e still has the version e was stored under.
 func (e *entry) fresh() bool {
 	for i := range e.checks {
-		if e.checks[i].cell.v.Load() != e.checks[i].want {
+		c := e.checks[i].cell
+		if c.v.Load() != e.checks[i].want {
 			return false
+		}
+		if !c.used.Load() {
+			c.used.Store(true)
 		}
 	}
 	return true
@@ -81,6 +105,9 @@ func (e *entry) fresh() bool {
 type Store struct {
 	entries    *otter.Cache[string, *entry]
 	versions   sync.Map // tag string -> *version
+	ntags      atomic.Int64
+	maxTags    int64
+	sweeping   sync.Mutex
 	defaultTTL time.Duration
 	maxWeight  uint64
 	closed     atomic.Bool
@@ -102,10 +129,16 @@ func New(opts *Options) (*Store, error) {
 	if o.DefaultTTL < 0 {
 		return nil, fmt.Errorf("memory: DefaultTTL %v is negative", o.DefaultTTL)
 	}
+	if o.MaxTags < 0 {
+		return nil, fmt.Errorf("memory: MaxTags %d is negative", o.MaxTags)
+	}
+	if o.MaxTags == 0 {
+		o.MaxTags = DefaultMaxTags
+	}
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
-	s := &Store{defaultTTL: o.DefaultTTL, maxWeight: uint64(o.MaxBytes)}
+	s := &Store{defaultTTL: o.DefaultTTL, maxWeight: uint64(o.MaxBytes), maxTags: int64(o.MaxTags)}
 	c, err := otter.New(&otter.Options[string, *entry]{
 		MaximumWeight: uint64(o.MaxBytes),
 		Weigher:       func(_ string, e *entry) uint32 { return e.weight },
@@ -129,8 +162,49 @@ func (s *Store) cell(tag string) *version {
 	}
 	n := &version{}
 	n.v.Store(nextVersion())
-	c, _ := s.versions.LoadOrStore(tag, n)
+	c, loaded := s.versions.LoadOrStore(tag, n)
+	if !loaded {
+		if n := s.ntags.Add(1); n > s.maxTags {
+			s.sweep(n > s.maxTags+s.maxTags/4)
+		}
+	}
 	return c.(*version)
+}
+
+// drop removes the version cell c of tag: no entry stored under it is
+// served again, and the tag gets a fresh version when next used.
+func (s *Store) drop(tag string, c *version) {
+	c.v.Store(0)
+	if s.versions.CompareAndDelete(tag, c) {
+		s.ntags.Add(-1)
+	}
+}
+
+// sweep drops versions until an eighth below MaxTags: those not used since
+// the last sweep first (a second chance for the others), never AllTag's.
+// One sweep runs at a time; a caller that finds one running goes on, or,
+// with wait (the count passed the bound by a quarter: tags come faster
+// than one sweep drops them), waits for it and sweeps again if need be.
+func (s *Store) sweep(wait bool) {
+	if wait {
+		s.sweeping.Lock()
+	} else if !s.sweeping.TryLock() {
+		return
+	}
+	defer s.sweeping.Unlock()
+	target := s.maxTags - s.maxTags/8
+	for pass := 0; pass < 3 && s.ntags.Load() > target; pass++ {
+		s.versions.Range(func(k, v any) bool {
+			if s.ntags.Load() <= target {
+				return false
+			}
+			c := v.(*version)
+			if k.(string) != tagstore.AllTag && !c.used.Swap(false) {
+				s.drop(k.(string), c)
+			}
+			return true
+		})
+	}
 }
 
 // current returns the live cell of tag and its version, never zero.
@@ -138,18 +212,33 @@ func (s *Store) current(tag string) (*version, uint64) {
 	for {
 		c := s.cell(tag)
 		if v := c.v.Load(); v != 0 {
+			if !c.used.Load() {
+				c.used.Store(true)
+			}
 			return c, v
 		}
-		// Flushed under our feet: make sure the dead cell is gone from the
-		// map and retry with the one that replaces it.
-		s.versions.CompareAndDelete(tag, c)
+		// Flushed or dropped under our feet: make sure the dead cell is
+		// gone from the map and retry with the one that replaces it.
+		s.drop(tag, c)
 	}
 }
 
-// bump gives tag a fresh version, creating the tag if needed.
+// bump gives tag a fresh version. A tag without one is left without: no
+// entry stored under a version of it can be served (its cell is dead), and
+// a stamp taken from that cell cannot be stored under (Set finds the cell
+// gone), so a write of a row never read creates no version.
 func (s *Store) bump(tag string) {
 	for {
-		c, old := s.current(tag)
+		v, ok := s.versions.Load(tag)
+		if !ok {
+			return
+		}
+		c := v.(*version)
+		old := c.v.Load()
+		if old == 0 {
+			s.drop(tag, c)
+			continue
+		}
 		if c.v.CompareAndSwap(old, nextVersion()) {
 			return
 		}
@@ -338,8 +427,7 @@ func (s *Store) Flush(ctx context.Context) error {
 		return tagstore.ErrClosed
 	}
 	s.versions.Range(func(k, c any) bool {
-		c.(*version).v.Store(0)
-		s.versions.CompareAndDelete(k, c)
+		s.drop(k.(string), c.(*version))
 		return true
 	})
 	s.entries.InvalidateAll()

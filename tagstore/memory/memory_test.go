@@ -484,3 +484,115 @@ func TestStatsEntriesAndBytesAgree(t *testing.T) {
 		_ = s.Close()
 	}
 }
+
+// A store under far more row tags than MaxTags keeps its versions bounded,
+// and never serves stale: readers stamp, read the truth, store it; writers
+// move the truth, then invalidate. A hit must show a value at least as new
+// as the truth when the lookup began, while sweeps drop versions under
+// the readers' feet.
+func TestTagVersionsBounded(t *testing.T) {
+	const maxTags, keys = 200, 5000
+	s := newStore(t, &Options{MaxTags: maxTags})
+	ctx := context.Background()
+	var truth [keys]atomic.Int64
+	var hits, sweeps atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failure string
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 6000 {
+				k := (i*7919 + g*104729) % keys
+				if g == 0 && i%7 == 0 {
+					k = i % 20 // some hot keys, kept by their use
+				}
+				key, tag := fmt.Sprint("k", k), fmt.Sprint("row:t(id=", k, ")")
+				if i%5 == 0 {
+					truth[k].Add(1)
+					if err := s.InvalidateTags(ctx, tag); err != nil {
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				before := truth[k].Load()
+				v, hit, st, err := s.Lookup(ctx, key, []string{"table:t", tag})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if hit {
+					hits.Add(1)
+					if got := v.(int64); got < before {
+						mu.Lock()
+						failure = fmt.Sprintf("key %d: served %d after the truth was %d", k, got, before)
+						mu.Unlock()
+					}
+					continue
+				}
+				if err := s.Set(ctx, key, truth[k].Load(), 8, 0, st); err != nil {
+					t.Error(err)
+					return
+				}
+				if n := s.ntags.Load(); n > maxTags+maxTags/4+4 { // others add while one sweeps
+					mu.Lock()
+					failure = fmt.Sprintf("%d tag versions kept, bound %d", n, maxTags)
+					mu.Unlock()
+				}
+				if s.ntags.Load() < maxTags-maxTags/8+2 {
+					sweeps.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failure != "" {
+		t.Fatal(failure)
+	}
+	if hits.Load() == 0 || sweeps.Load() == 0 {
+		t.Fatalf("the test proves nothing: %d hits, %d reads just after a sweep", hits.Load(), sweeps.Load())
+	}
+	if _, ok := s.versions.Load(tagstore.AllTag); !ok {
+		t.Fatal("AllTag's version was dropped")
+	}
+	if _, err := s.Stamp(ctx, []string{"row:t(id=last)"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.ntags.Load(); n > maxTags {
+		t.Fatalf("%d tag versions kept after the load, bound %d", n, maxTags)
+	}
+	// A hot key's entry survives the sweeps (its version is used).
+	put(t, s, "hot", int64(1), "row:t(id=hot)")
+	for i := range 3 * maxTags {
+		if _, hit := get(t, s, "hot", "row:t(id=hot)"); !hit {
+			t.Fatalf("the hot entry was dropped after %d new tags", i)
+		}
+		if _, err := s.Stamp(ctx, []string{fmt.Sprint("row:t(id=cold", i, ")")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d hits; %d tag versions at the end", hits.Load(), s.ntags.Load())
+}
+
+// Invalidating a tag that has no version creates none (a write of a row
+// never read), and leaves nothing stale.
+func TestInvalidateWithoutVersionCreatesNone(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, nil)
+	put(t, s, "k", "old", "row:t(id=1)")
+	n := s.ntags.Load()
+	if err := s.InvalidateTags(ctx, "row:t(id=2)", "row:t(id=3)"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.ntags.Load(); got != n {
+		t.Fatalf("%d tag versions after invalidating unknown tags, want %d", got, n)
+	}
+	if err := s.InvalidateTags(ctx, "row:t(id=1)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, hit := get(t, s, "k", "row:t(id=1)"); hit {
+		t.Fatal("served after invalidation")
+	}
+}
