@@ -358,7 +358,7 @@ func (wl *Workload) write(ctx context.Context, g *gen) {
 	// Writes are not cut by ctx: a write cut halfway has an unknown outcome,
 	// which the checker handles but which proves less.
 	wctx := context.WithoutCancel(ctx)
-	if wl.Forms && g.rnd.IntN(2) == 0 {
+	if wl.Forms && g.rnd.IntN(4) == 0 {
 		wl.writeForms(wctx, g)
 		return
 	}
