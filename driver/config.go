@@ -26,7 +26,8 @@ const (
 //
 //	YOKED_STORE             "memory" (default), "memory://?max_bytes=N", or a
 //	                        redis://, rediss://, redis-cluster:// or unix:// URL
-//	                        (add l1=true for an in-process near-cache)
+//	                        (a Redis store has an in-process near-cache, the
+//	                        L1, unless l1=false)
 //	YOKED_NAMESPACE         namespace of the store (default "default")
 //	YOKED_TTL               Go duration, e.g. "30s" (default 5m)
 //	YOKED_MAX_ROWS          largest cached result in rows (default 10000)
@@ -40,6 +41,8 @@ const (
 //	                        also feed=<duration> on the store URL)
 //	YOKED_ROW_TAGS          boolean: row-level invalidation (default on for
 //	                        memory, off for Redis; also row_tags= in the URL)
+//	YOKED_L1                boolean: the Redis store's L1 near-cache (default
+//	                        on; also l1= in the URL, see WithL1)
 //
 // A malformed value is an error from sql.Open / OpenDB, never a panic and
 // never silently ignored.
@@ -77,6 +80,9 @@ type Config struct {
 	// between processes (Redis), see WithRowTags. Processes with it on and
 	// off may share a store.
 	RowTags *bool
+	// L1 turns the Redis store's in-process near-cache on or off (WithL1,
+	// YOKED_L1, l1= in the store URL); nil means on.
+	L1 *bool
 	// Observer sees read decisions and invalidations (WithObserver); nil: none.
 	Observer Observer
 }
@@ -139,6 +145,13 @@ func envConfig(getenv func(string) string) (Config, error) {
 			return c, configErr("YOKED_ROW_TAGS=%q is not a boolean", v)
 		}
 		c.RowTags = &b
+	}
+	if v := strings.TrimSpace(getenv("YOKED_L1")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, configErr("YOKED_L1=%q is not a boolean", v)
+		}
+		c.L1 = &b
 	}
 	return c, nil
 }
@@ -204,6 +217,13 @@ func resolveConfig(opts []Option) (Config, error) {
 	}
 	if ok {
 		c.RowTags = &rowTags
+	}
+	l1, ok, err := takeURLBool(&c, "l1")
+	if err != nil {
+		return c, err
+	}
+	if ok {
+		c.L1 = &l1
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace

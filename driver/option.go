@@ -17,7 +17,7 @@ type Option func(*Config)
 func WithStore(store tagstore.Store) Option { return func(c *Config) { c.Store = store } }
 
 // WithStoreURL selects the store by URL, as YOKED_STORE does ("memory",
-// "memory://?max_bytes=N", "redis://host:6379/0?l1=true", "redis-cluster://…").
+// "memory://?max_bytes=N", "redis://host:6379/0", "redis-cluster://…").
 // Stores opened by URL are shared by every DB of the process with the same
 // URL and namespace. Ignored with WithStore.
 func WithStoreURL(url string) Option { return func(c *Config) { c.StoreURL = url } }
@@ -79,3 +79,12 @@ var ErrStoreUnreachable = invalidator.ErrUnreachable
 // (table tags hide that window only when other writes to the table happen
 // to invalidate it), see docs/auto-invalidation.md.
 func WithRowTags(on bool) Option { return func(c *Config) { c.RowTags = &on } }
+
+// WithL1 turns the in-process near-cache (L1) of a Redis store on or off;
+// it is on by default. With it, a hit repeated in this process is served
+// from memory without a round trip, as fresh as a Redis hit: an
+// invalidation returns only once every process's L1 has dropped the tags
+// or can no longer answer (docs/multi-service.md). Also YOKED_L1 or l1= in
+// the store URL. With WithRedisClient, a non-nil redisstore.Options.L1 is
+// used as given whatever this says.
+func WithL1(on bool) Option { return func(c *Config) { c.L1 = &on } }

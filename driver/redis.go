@@ -3,7 +3,6 @@ package driver
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,8 +16,9 @@ func init() { openRedis = openRedisStore }
 
 // openRedisStore opens the Redis store named by a YOKED_STORE URL. Besides
 // what the Redis store understands (namespace, timeout and go-redis client
-// options), the query may carry l1=true to add an in-process near-cache, and
-// l1_ttl=<duration> to bound its entries.
+// options), the query may carry l1_ttl=<duration> to bound the entries of
+// the in-process near-cache (l1= itself is read with the configuration,
+// see WithL1).
 func openRedisStore(raw string, cfg *Config) (tagstore.Store, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -26,19 +26,6 @@ func openRedisStore(raw string, cfg *Config) (tagstore.Store, error) {
 	}
 	q := u.Query()
 	opt := redisOptions(cfg)
-	if v := q.Get("l1"); v != "" {
-		on, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, configErr("store URL: l1=%q is not a boolean", v)
-		}
-		if on {
-			l1, err := memory.New(nil)
-			if err != nil {
-				return nil, err
-			}
-			opt.L1 = l1
-		}
-	}
 	if v := q.Get("l1_ttl"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -46,9 +33,11 @@ func openRedisStore(raw string, cfg *Config) (tagstore.Store, error) {
 		}
 		opt.L1TTL = d
 	}
-	q.Del("l1")
 	q.Del("l1_ttl")
 	u.RawQuery = q.Encode()
+	if err := addL1(&opt, cfg); err != nil {
+		return nil, err
+	}
 	s, err := redisstore.NewFromURL(u.String(), opt)
 	if err != nil {
 		if opt.L1 != nil {
@@ -57,6 +46,22 @@ func openRedisStore(raw string, cfg *Config) (tagstore.Store, error) {
 		return nil, configErr("%v", err)
 	}
 	return s, nil
+}
+
+// l1On reports whether cfg wants the Redis store's L1 (WithL1).
+func (cfg *Config) l1On() bool { return cfg.L1 == nil || *cfg.L1 }
+
+// addL1 gives opt an in-process L1 when cfg wants one and opt has none.
+func addL1(opt *redisstore.Options, cfg *Config) error {
+	if opt.L1 != nil || !cfg.l1On() {
+		return nil
+	}
+	l1, err := memory.New(nil)
+	if err != nil {
+		return err
+	}
+	opt.L1 = l1
+	return nil
 }
 
 // redisOptions are the Redis store options yoked derives from cfg.
@@ -80,15 +85,23 @@ func ResultCodec() tagstore.Codec { return resultCodec{} }
 // namespace, and closes it with the last of them; it never closes client.
 // For Options.Timeout to cut network waits, build client with
 // ContextTimeoutEnabled. opt tunes the store (L1, timeouts, fence); its
-// Namespace, Codec, Logger and DefaultTTL are set by yoked.
+// Namespace, Codec, Logger and DefaultTTL are set by yoked, and its L1 is
+// an in-process memory store when nil, unless WithL1(false).
 func WithRedisClient(client redis.UniversalClient, opt redisstore.Options) Option {
 	return func(c *Config) {
 		c.openStoreName = fmt.Sprintf("client:%p", client)
 		c.openStore = func(cfg *Config) (tagstore.Store, error) {
 			o := redisOptions(cfg)
 			opt.Namespace, opt.Codec, opt.Logger, opt.DefaultTTL = o.Namespace, o.Codec, o.Logger, o.DefaultTTL
+			given := opt.L1 != nil
+			if err := addL1(&opt, cfg); err != nil {
+				return nil, err
+			}
 			s, err := redisstore.New(client, opt)
 			if err != nil {
+				if opt.L1 != nil && !given {
+					opt.L1.Close()
+				}
 				return nil, configErr("%v", err)
 			}
 			return s, nil

@@ -101,14 +101,15 @@ const closeTimeout = time.Second
 // storeName returns the sharing key of the configured store and a function
 // that opens it.
 func (cfg *Config) storeName() (string, func() (tagstore.Store, error)) {
+	l1 := "|l1=" + strconv.FormatBool(cfg.l1On()) // stores with and without an L1 differ
 	if cfg.openStore != nil {
-		return cfg.openStoreName + "|" + cfg.Namespace, func() (tagstore.Store, error) { return cfg.openStore(cfg) }
+		return cfg.openStoreName + "|" + cfg.Namespace + l1, func() (tagstore.Store, error) { return cfg.openStore(cfg) }
 	}
 	u := cfg.StoreURL
 	if u == "" {
 		u = "memory"
 	}
-	return u + "|" + cfg.Namespace, func() (tagstore.Store, error) { return openStore(u, cfg) }
+	return u + "|" + cfg.Namespace + l1, func() (tagstore.Store, error) { return openStore(u, cfg) }
 }
 
 func openStore(raw string, cfg *Config) (tagstore.Store, error) {

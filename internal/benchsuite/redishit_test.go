@@ -3,7 +3,6 @@ package benchsuite
 import (
 	"context"
 	"database/sql"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -80,7 +79,7 @@ func BenchmarkRedisHit(b *testing.B) {
 	const timeout = time.Second // a loaded machine is not a fault
 	ns := testenv.Name("bench_")
 	obs := &hitTags{}
-	db := open(b, "postgres", "opts", yoked.WithObserver(obs), yoked.WithNamespace(ns),
+	db := open(b, "postgres", "opts", yoked.WithObserver(obs), yoked.WithNamespace(ns), yoked.WithL1(false),
 		yoked.WithRedisClient(client, redisstore.Options{Timeout: timeout}))
 	cache, err := yoked.CacheOf(db)
 	if err != nil {
@@ -159,21 +158,7 @@ func BenchmarkRedisHit(b *testing.B) {
 	})
 	b.Run("interleaved", func(b *testing.B) {
 		hits(b, func(b *testing.B) {
-			var times [4][]time.Duration
-			steps := [4]func(){func() { get(b) }, func() { lookup(b) }, func() { read(b, db) }, func() { read(b, raw) }}
-			for n := 0; b.Loop(); n++ {
-				for j := range steps { // each step first in turn
-					i := (n + j) % len(steps)
-					t0 := time.Now()
-					steps[i]()
-					times[i] = append(times[i], time.Since(t0))
-				}
-			}
-			var med [4]float64
-			for i := range times {
-				slices.Sort(times[i])
-				med[i] = float64(times[i][len(times[i])/2])
-			}
+			med := interleave(b, func() { get(b) }, func() { lookup(b) }, func() { read(b, db) }, func() { read(b, raw) })
 			b.ReportMetric(med[0]/1e3, "get-µs")
 			b.ReportMetric(med[1]/1e3, "lookup-µs")
 			b.ReportMetric(med[2]/1e3, "queryrow-µs")

@@ -80,8 +80,8 @@ var modes = []struct {
 	name, query string
 	minHits     float64
 }{
-	{"redis", "", 0},
-	{"redis+rows", "&row_tags=true", 0.01},
+	{"redis", "&l1=false", 0},
+	{"redis+rows", "&l1=false&row_tags=true", 0.01},
 	{"redis+l1+rows", "&l1=true&row_tags=true", 0.01},
 }
 
@@ -105,7 +105,7 @@ func TestStress(t *testing.T) {
 			srv := testenv.StartRedis(t, "--enable-debug-command", "yes")
 			store := "redis://" + srv.Addr() + "/0?namespace=" + testenv.Name("stress_") + mode.query
 			proxy := testenv.StartProxy(t, srv.Addr())
-			cutStore := "redis://" + proxy.Addr() + "/0?namespace=" + strings.TrimPrefix(store[strings.Index(store, "namespace="):], "namespace=") + "&strict=true"
+			cutStore := "redis://" + proxy.Addr() + "/0?namespace=" + strings.TrimPrefix(store[strings.Index(store, "namespace="):], "namespace=") + "&strict=true&l1=false"
 			dir := t.TempDir()
 			var cmds []*exec.Cmd
 			var outs []string
