@@ -49,36 +49,49 @@ type entryView struct {
 
 func decodeEntry(b []byte) (entryView, error) {
 	var e entryView
+	expiry, value, err := walkEntry(b, func(n int) {
+		e.tags = make([]string, 0, n)
+		e.versions = make([]uint64, 0, n)
+	}, func(tag []byte, version uint64) {
+		e.tags = append(e.tags, string(tag))
+		e.versions = append(e.versions, version)
+	})
+	e.expiry, e.value = expiry, value
+	return e, err
+}
+
+// walkEntry checks the format of the entry b and calls count with its
+// number of tags, then each with every tag (aliasing b) and its version, in
+// order, and returns the expiry and the value. It allocates nothing itself:
+// the hit path compares tags without copying them.
+func walkEntry(b []byte, count func(n int), each func(tag []byte, version uint64)) (time.Time, []byte, error) {
 	if len(b) < 2 || b[0] != entryMagic {
-		return e, errCorrupt
+		return time.Time{}, nil, errCorrupt
 	}
 	if b[1] != entryVersion {
-		return e, fmt.Errorf("%w: format %d", errCorrupt, b[1])
+		return time.Time{}, nil, fmt.Errorf("%w: format %d", errCorrupt, b[1])
 	}
 	if len(b) < 11 {
-		return e, errCorrupt
+		return time.Time{}, nil, errCorrupt
 	}
-	e.expiry = time.UnixMilli(int64(binary.BigEndian.Uint64(b[2:])))
+	expiry := time.UnixMilli(int64(binary.BigEndian.Uint64(b[2:])))
 	b = b[10:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > maxEntryTags || n > uint64(len(b)) {
-		return e, errCorrupt
+		return expiry, nil, errCorrupt
 	}
 	b = b[k:]
-	e.tags = make([]string, n)
-	e.versions = make([]uint64, n)
-	for i := range e.tags {
+	count(int(n))
+	for range n {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) || uint64(len(b)-k)-l < 8 {
-			return e, errCorrupt
+			return expiry, nil, errCorrupt
 		}
 		b = b[k:]
-		e.tags[i] = string(b[:l])
-		e.versions[i] = binary.BigEndian.Uint64(b[l:])
+		each(b[:l], binary.BigEndian.Uint64(b[l:]))
 		b = b[l+8:]
 	}
-	e.value = b
-	return e, nil
+	return expiry, b, nil
 }
 
 // BytesCodec is the default Codec, for the manual API: it stores []byte and

@@ -444,35 +444,29 @@ func (s *Store) versions(ctx context.Context, vkeys []string, mget *redis.SliceC
 // validate decodes raw and reports whether every tag it was stored under
 // still has its version in st.
 func (s *Store) validate(key string, raw []byte, st tagstore.Stamp) (any, time.Time, bool) {
-	e, err := decodeEntry(raw)
-	if err != nil {
-		s.corruptEntry(key, err)
-		return nil, e.expiry, false
-	}
-	if !time.Now().Before(e.expiry) {
-		return nil, e.expiry, false // Redis has not reaped it yet
-	}
-	for i, t := range e.tags {
-		found := false
+	match := true
+	expiry, value, err := walkEntry(raw, func(int) {}, func(tag []byte, version uint64) {
 		for j, cur := range st.Tags {
-			if cur == t {
-				if st.Versions[j] != e.versions[i] {
-					return nil, e.expiry, false
-				}
-				found = true
-				break
+			if cur == string(tag) {
+				match = match && st.Versions[j] == version
+				return
 			}
 		}
-		if !found {
-			return nil, e.expiry, false // a tag whose version we did not read
-		}
-	}
-	v, err := s.opt.Codec.Unmarshal(e.value)
+		match = false // a tag whose version we did not read
+	})
 	if err != nil {
 		s.corruptEntry(key, err)
-		return nil, e.expiry, false
+		return nil, expiry, false
 	}
-	return v, e.expiry, true
+	if !match || !time.Now().Before(expiry) { // expired: Redis has not reaped it yet
+		return nil, expiry, false
+	}
+	v, err := s.opt.Codec.Unmarshal(value)
+	if err != nil {
+		s.corruptEntry(key, err)
+		return nil, expiry, false
+	}
+	return v, expiry, true
 }
 
 func (s *Store) corruptEntry(key string, err error) {
