@@ -612,6 +612,13 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 				a.Cacheable, a.Reason = false, "reads a system catalog ("+t+")"
 			}
 		}
+		for _, t := range st.Reads {
+			if !c.res.knows(t) && a.Cacheable {
+				// Created since the catalog was read, in a schema of the
+				// path the resolver cannot know: its tag is a guess.
+				a.Cacheable, a.Reason = false, "relation "+t.String()+" is not in the schema catalog"
+			}
+		}
 	}
 	for _, fn := range st.Functions {
 		fn = strings.ToLower(baseName(fn))

@@ -275,6 +275,23 @@ func TestSchemasApart(t *testing.T) {
 	if _, ok := c.PrimaryKey("b.users"); ok {
 		t.Error("b.users has a.users's key")
 	}
+	// A relation the catalog does not hold (created since, by another
+	// program) resolves to a guess: its reads are not cached.
+	read := func(t sqlparse.Table) Access {
+		st := sqlparse.Statement{Kind: sqlparse.KindRead, Parsed: true, Cacheable: true, Reads: []sqlparse.Table{t}}
+		return c.Access(&st, "")
+	}
+	if a := read(sqlparse.Table{Name: "users"}); !a.Cacheable {
+		t.Errorf("read of users: %+v", a)
+	}
+	if a := read(sqlparse.Table{Schema: "b", Name: "audit"}); !a.Cacheable {
+		t.Errorf("read of b.audit: %+v", a)
+	}
+	for _, u := range []sqlparse.Table{{Name: "audit"}, {Schema: "c", Name: "users"}} {
+		if a := read(u); a.Cacheable {
+			t.Errorf("read of %v not in the catalog is cacheable: %+v", u, a)
+		}
+	}
 	// Declared dependencies resolve through the path too.
 	st := sqlparse.Statement{Kind: sqlparse.KindWrite, Parsed: true, Writes: []sqlparse.Table{{Name: "orders"}}}
 	if a := c.Access(&st, ""); !reflect.DeepEqual(a.Writes, []string{"a.orders", "a.users"}) {

@@ -90,6 +90,25 @@ func (r *resolver) resolveIn(t sqlparse.Table, path []string) string {
 	return name
 }
 
+// knows reports whether the PostgreSQL catalog holds the relation t names
+// (always true elsewhere). A relation it does not hold was created since
+// it was read (by another program) or does not exist: where the server
+// finds it is not known.
+func (r *resolver) knows(t sqlparse.Table) bool {
+	if r == nil || r.dialect != sqlparse.DialectPostgres {
+		return true
+	}
+	if t.Schema != "" {
+		return r.rels[t.Schema+"."+t.Name]
+	}
+	for _, s := range r.path {
+		if r.rels[s+"."+t.Name] {
+			return true
+		}
+	}
+	return false
+}
+
 // parseName reads a relation name given as text ("users", "public.users"),
 // as callers of the Go API spell it.
 func parseName(name string) sqlparse.Table {
