@@ -73,16 +73,21 @@ type summary struct {
 // keep it nearly all the time: such a run proves that nothing stale is
 // served through marks, faults and bypasses, not that hits are fresh, so
 // it asks for no hits. With row tags a read of a row waits only for writes
-// of that row: about half the reads are hits on an idle machine (two CPU
-// burners and the race detector bring that down to a few percent); 1% is
-// far below that and far above a cache that serves nothing.
+// of that row, but the statement forms (Workload.Forms) that cannot be
+// pinned to rows mark the whole table, and every catalog read again (after
+// a fault loses the schema epoch) stops caching for a few hundred
+// milliseconds: 0.3-1.6% of the reads were hits under faults with two CPU
+// burners running (8-16% without the forms). 0.1% is below that and well
+// above a cache that serves nothing. Under the race detector, catalog
+// reads and invalidations are so slow that a mode serves only 1-90 hits:
+// there the row-tag modes together must serve at least one.
 var modes = []struct {
 	name, query string
 	minHits     float64
 }{
 	{"redis", "&l1=false", 0},
-	{"redis+rows", "&l1=false&row_tags=true", 0.01},
-	{"redis+l1+rows", "&l1=true&row_tags=true", 0.01},
+	{"redis+rows", "&l1=false&row_tags=true", 0.001},
+	{"redis+l1+rows", "&l1=true&row_tags=true", 0.001},
 }
 
 // TestStress runs the workload in three processes per mode sharing PostgreSQL and a
@@ -95,6 +100,12 @@ func TestStress(t *testing.T) {
 		return
 	}
 	d := duration(t)
+	var rowHits uint64
+	defer func() {
+		if raceEnabled && rowHits == 0 && !t.Failed() {
+			t.Error("no read was served from the cache in the row-tag modes: the runs prove too little")
+		}
+	}()
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			dsn := testenv.PostgresSchema(t)
@@ -139,7 +150,10 @@ func TestStress(t *testing.T) {
 				}
 			}
 			t.Logf("faults injected: %s; link of process %d cut %d times", <-faults, cutProc, <-cuts)
-			verify(t, raw, outs, mode.minHits)
+			hits := verify(t, raw, outs, mode.minHits)
+			if mode.minHits > 0 {
+				rowHits += hits
+			}
 		})
 	}
 }
@@ -206,8 +220,8 @@ func writeJSONL(t testing.TB, path string, ops []staleness.Op) {
 }
 
 // verify merges the children's histories, resolves them against the log and
-// checks them.
-func verify(t *testing.T, raw *sql.DB, outs []string, minHits float64) {
+// checks them; it returns how many reads were served from the cache.
+func verify(t *testing.T, raw *sql.DB, outs []string, minHits float64) uint64 {
 	var ops []staleness.Op
 	var total summary
 	for _, out := range outs {
@@ -262,8 +276,8 @@ func verify(t *testing.T, raw *sql.DB, outs []string, minHits float64) {
 	if rep.Reads < 1000 || rep.Committed < 100 || rep.Aborted < 5 {
 		t.Errorf("the run proves too little: %d reads, %d committed and %d rolled-back writes", rep.Reads, rep.Committed, rep.Aborted)
 	}
-	if hitFrac < minHits {
-		t.Errorf("%.2f%% of the reads were served from the cache, want at least %.0f%%: the run proves too little", 100*hitFrac, 100*minHits)
+	if !raceEnabled && hitFrac < minHits {
+		t.Errorf("%.2f%% of the reads were served from the cache, want at least %.1f%%: the run proves too little", 100*hitFrac, 100*minHits)
 	}
 	if rep.Stale() != 0 {
 		t.Errorf("%d reads a correct cache could not have returned", rep.Stale())
@@ -271,7 +285,14 @@ func verify(t *testing.T, raw *sql.DB, outs []string, minHits float64) {
 	if total.Errors != 0 {
 		t.Errorf("%d errors reached the application, first: %q", total.Errors, total.FirstErrors)
 	}
+	return total.Hits
 }
+
+// calm is how long the end of each run is free of faults and cuts, so that
+// the caches settle (the schema catalog is read again after faults that
+// lose its epoch, pending invalidations land) and serve hits that the
+// checker can prove fresh.
+const calm = 3 * time.Second
 
 // cutLinks cuts the proxy for 300ms every second or so for about d, and
 // sends the number of cuts when done.
@@ -279,7 +300,7 @@ func cutLinks(p *testenv.Proxy, d time.Duration) <-chan int {
 	done := make(chan int, 1)
 	go func() {
 		n := 0
-		deadline := time.Now().Add(d - time.Second)
+		deadline := time.Now().Add(d - calm)
 		time.Sleep(700 * time.Millisecond)
 		for time.Now().Before(deadline) {
 			noteFault("link of process 2 cut")
@@ -343,7 +364,7 @@ func injectFaults(t *testing.T, srv *testenv.RedisServer, d time.Duration) <-cha
 	count := map[string]int{}
 	go func() {
 		defer c.Close()
-		deadline := time.Now().Add(d - time.Second)
+		deadline := time.Now().Add(d - calm)
 		time.Sleep(500 * time.Millisecond) // let the caches fill
 		if err := snapshot(); err != nil {
 			t.Errorf("snapshot: %v", err)
