@@ -132,26 +132,28 @@ func (t *rowTemplate) assignsKey(pin *sqlparse.Pin) bool {
 func (t *rowTemplate) tags(args []driver.NamedValue) ([]string, bool) {
 	out := make([]string, len(t.base), len(t.base)+len(t.alts))
 	copy(out, t.base)
-	var b strings.Builder
+	// The tags are written into one buffer (on the stack when short) and
+	// each made a string once: this runs on every keyed read, hits too.
+	var stack [64]byte
+	buf := stack[:0]
 	for _, alt := range t.alts {
-		b.Reset()
-		b.WriteString(RowPrefix)
-		b.WriteString(t.table)
-		b.WriteByte('(')
+		buf = append(buf[:0], RowPrefix...)
+		buf = append(buf, t.table...)
+		buf = append(buf, '(')
 		for i, v := range alt {
 			if i > 0 {
-				b.WriteByte(',')
+				buf = append(buf, ',')
 			}
-			b.WriteString(t.cols[i].name)
-			b.WriteByte('=')
+			buf = append(buf, t.cols[i].name...)
+			buf = append(buf, '=')
 			k, ok := keyValue(t.cols[i].kind, v, args)
 			if !ok {
 				return nil, false
 			}
-			b.WriteString(k)
+			buf = append(buf, k...)
 		}
-		b.WriteByte(')')
-		out = append(out, b.String())
+		buf = append(buf, ')')
+		out = append(out, string(buf))
 	}
 	return out, true
 }
