@@ -46,6 +46,9 @@ type Options struct {
 
 	// L1 is an optional in-process store (the memory store) kept coherent
 	// through pub/sub; nil disables it. The Store owns it and closes it.
+	// A Store without one still subscribes (to the L1s' heartbeats and its
+	// acknowledgements, one connection), so that its invalidations wait
+	// for exactly the other processes' L1s (see the package comment).
 	L1 tagstore.Store
 	// L1TTL bounds the life of an L1 entry (default 2s).
 	L1TTL time.Duration
