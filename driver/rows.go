@@ -236,10 +236,10 @@ func (r *recRows) record(dest []driver.Value, err error) {
 				row[i] = append([]byte(nil), x...) // the base may reuse its buffer
 				size += 40 + len(x)
 			case string:
-				row[i] = x
+				row[i] = v // v, not x: boxing x again would allocate
 				size += 32 + len(x)
 			case time.Time:
-				row[i] = x
+				row[i] = v
 				size += 40
 			default:
 				r.abandon(skipValueType)
