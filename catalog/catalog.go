@@ -537,6 +537,10 @@ type Access struct {
 	// schema, or a trigger body that names one): on a session that may have
 	// changed it, the statement may write anything.
 	PathDependent bool
+	// RunsUserCode: the statement runs code the catalog cannot read (a
+	// volatile function, an opaque trigger), which may also change the
+	// session (settings, the search_path: set_config, SET in a function).
+	RunsUserCode bool
 	// NeedsScope: the read depends on who asks (row-level security).
 	NeedsScope bool
 }
@@ -632,14 +636,14 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 		}
 		if c.sqlText[fn] {
 			if strings.HasPrefix(fn, "dblink") {
-				a.mayWriteAll("runs SQL text elsewhere: " + fn)
+				a.runsUserCode("runs SQL text elsewhere: " + fn)
 			} else if a.Cacheable {
 				a.Cacheable, a.Reason = false, "runs SQL text: "+fn
 			}
 		}
 		switch cl := c.funcs[fn]; {
 		case cl == funcVolatile:
-			a.mayWriteAll("calls volatile function " + fn + ", which may write")
+			a.runsUserCode("calls volatile function " + fn + ", which may write")
 		case cl == funcStable && c.funcOpaque[fn] != "":
 			if a.Cacheable {
 				a.Cacheable, a.Reason = false, c.funcOpaque[fn]
@@ -662,17 +666,17 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 			a.NeedsScope = true
 		}
 		if why, ok := c.volatile[t]; ok {
-			a.mayWriteAll(why)
+			a.runsUserCode(why)
 		}
 	}
 	if c.volatileCall != nil && !a.WriteAll {
 		if m := c.volatileCall.FindStringSubmatch(query); m != nil {
-			a.mayWriteAll("may call volatile function " + strings.ToLower(m[1]+m[2]) + ", which may write")
+			a.runsUserCode("may call volatile function " + strings.ToLower(m[1]+m[2]) + ", which may write")
 		}
 	}
 	if c.opWrite != nil && !a.WriteAll {
 		if m := c.opWrite.FindString(query); m != "" {
-			a.mayWriteAll("operator " + m + " runs a volatile function, which may write")
+			a.runsUserCode("operator " + m + " runs a volatile function, which may write")
 		}
 	}
 	if c.opRead != nil && a.Cacheable {
@@ -685,7 +689,7 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 	}
 	for _, t := range a.Writes {
 		if _, ok := c.writeAll[t]; ok {
-			a.WriteAll = true
+			a.WriteAll, a.RunsUserCode = true, true
 		}
 	}
 	a.Writes = expand(a.Writes, c.writes)
@@ -693,6 +697,12 @@ func (c *Catalog) Access(st *sqlparse.Statement, query string) Access {
 		a.PathDependent = a.PathDependent || c.pathTriggers[t]
 	}
 	return a
+}
+
+// runsUserCode is mayWriteAll for code that may also change the session.
+func (a *Access) runsUserCode(why string) {
+	a.mayWriteAll(why)
+	a.RunsUserCode = true
 }
 
 // mayWriteAll makes a statement a write of everything that is never cached.

@@ -214,8 +214,9 @@ type plan struct {
 	// cached only under a scope (WithScope).
 	needsScope bool
 	// pathDependent: what it writes was resolved through the search_path
-	// or current database (catalog.Access.PathDependent).
-	pathDependent bool
+	// or current database (catalog.Access.PathDependent); userCode: it runs
+	// code that may change the session (catalog.Access.RunsUserCode).
+	pathDependent, userCode bool
 	// lookupTags are readTags plus the schema epoch tag.
 	lookupTags []string
 	// state is the catalog the plan was made with (nil without one);
@@ -283,7 +284,7 @@ func (pl *planner) plan(query string) *plan {
 	}
 	a := cat.Access(&st, query)
 	st.Kind, st.Cacheable, st.Reason = a.Kind, a.Cacheable, a.Reason
-	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope, pathDependent: a.PathDependent,
+	p := &plan{stmt: st, writeAll: a.WriteAll, needsScope: a.NeedsScope, pathDependent: a.PathDependent, userCode: a.RunsUserCode,
 		readTags: append(tagsOf(a.Reads), setTagsOf(a.Reads, "")...), writeTags: tagsOf(a.Writes),
 		state: state, bypass: bypass}
 	if pl.rowTags {

@@ -2,6 +2,7 @@ package driver_test
 
 import (
 	"context"
+	"database/sql/driver"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -95,6 +96,11 @@ func TestCatalogDecoySchemas(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			e := b.open(t)
 			d := e.decoy()
+			if b.dialect == "postgres" {
+				// Moves the caller's search_path where no statement shows it.
+				e.rawExec(`CREATE FUNCTION hop(s text) RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN PERFORM set_config('search_path', s, false); RETURN 1; END $$`)
+			}
 			e.rawExec(`CREATE VIEW user_orders AS SELECT u.name AS name, o.total AS total FROM users u JOIN orders o ON o.user_id = u.id`)
 			a := e.schemaName()
 			sum := `SELECT CAST(sum(total) AS CHAR(10)) FROM `
@@ -181,6 +187,23 @@ func TestCatalogDecoySchemas(t *testing.T) {
 			e.exec(conn, move)
 			e.exec(conn, `INSERT INTO orders VALUES (4, 2, 1)`)
 			e.want("decoy orders after a write through a moved path", read2(), "3")
+			if b.dialect == "postgres" {
+				// The same through a volatile function's set_config.
+				conn2, err := e.db.Conn(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.str(conn2, `SELECT hop('`+d+`')::text`)
+				e.want("decoy orders after hop", read2(), "3")
+				hit2(true)
+				e.exec(conn2, `INSERT INTO orders VALUES (5, 2, 1)`)
+				e.want("decoy orders after a write through a path a function moved", read2(), "4")
+				e.exec(conn2, `DELETE FROM orders WHERE id = 5`)
+				// Out of the pool: its session reads the decoy.
+				conn2.Raw(func(any) error { return driver.ErrBadConn })
+				conn2.Close()
+				e.want("decoy orders after the delete", read2(), "3")
+			}
 
 			// Writes behind yoked's back: InvalidateTables resolves an
 			// unqualified name as this process's connections do, and a

@@ -127,7 +127,8 @@ func identitySetting(dialect, name string) bool {
 // (MySQL), or main (SQLite). A statement that may change where names
 // resolve (SET search_path, SET ROLE with "$user" in the path, set_config,
 // a temporary table that hides a table, USE, ATTACH, anything not
-// understood: every taint, and any assignment of search_path) makes the
+// understood: every taint, any assignment of search_path, and a volatile
+// user function or opaque trigger, which may run set_config) makes the
 // connection path-unsure: from then on its writes of tables named without a
 // schema (catalog.Access.PathDependent) invalidate everything, since the
 // table they really write may be another schema's. An identity check that
@@ -255,6 +256,16 @@ func (cn *conn) before(p *plan) {
 	}
 	for _, s := range p.stmt.Settings {
 		cn.pathUnsure = cn.pathUnsure || pathSetting(s)
+	}
+	if p.userCode {
+		// A volatile function or an opaque trigger may have run set_config
+		// or SET: names may no longer resolve as the catalog's, and the
+		// settings may no longer be the identity's. Ask the server before
+		// the next cached read (which clears this when nothing changed).
+		cn.pathUnsure = true
+		if cn.c.cfg.Identity == "" && cn.identity != "" {
+			cn.recheck = true
+		}
 	}
 }
 
