@@ -37,6 +37,15 @@ type Options struct {
 	// DefaultTTL is the lifetime of entries stored with ttl 0 (default 5m).
 	DefaultTTL time.Duration
 
+	// VersionTTL is the lifetime of a tag version (default 1h; negative:
+	// versions never expire). Row tags give a version to every key read,
+	// so versions expire like entries: an expired version is a miss for
+	// the entries stored under it, and the next reader creates a fresh one
+	// (versions never repeat), so expiry never serves anything stale. An
+	// entry stored for longer than VersionTTL is served only until then.
+	// The namespace version (tagstore.AllTag) never expires.
+	VersionTTL time.Duration
+
 	// BreakerFailures consecutive failures open the circuit breaker
 	// (default 5); it closes when a background PING (every 5ms while it is
 	// open) is answered, and after BreakerCooldown (default 1s) also lets
@@ -98,6 +107,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.InvalidateTimeout <= 0 {
 		o.InvalidateTimeout = time.Second
+	}
+	if o.VersionTTL == 0 {
+		o.VersionTTL = time.Hour
 	}
 	if o.DefaultTTL <= 0 {
 		o.DefaultTTL = 5 * time.Minute

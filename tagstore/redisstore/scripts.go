@@ -23,14 +23,21 @@ end
 `
 
 // stampScript returns the versions of KEYS, setting missing ones to the
-// fresh tokens in ARGV.
+// fresh tokens in ARGV, to expire after ARGV[#KEYS+1] ms (0: never) unless
+// the key is ARGV[#KEYS+2] (the namespace version, which never expires).
 var stampScript = redis.NewScript(`
+local n = #KEYS
+local ttl = tonumber(ARGV[n + 1])
 local r = {}
 for i, k in ipairs(KEYS) do
   local v = redis.call('GET', k)
   if not v then
     v = ARGV[i]
-    redis.call('SET', k, v)
+    if ttl > 0 and k ~= ARGV[n + 2] then
+      redis.call('SET', k, v, 'PX', ttl)
+    else
+      redis.call('SET', k, v)
+    end
   end
   r[i] = v
 end

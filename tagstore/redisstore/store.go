@@ -437,7 +437,8 @@ func (s *Store) versions(ctx context.Context, vkeys []string, mget *redis.SliceC
 	if complete {
 		return versions, false, nil
 	}
-	versions, err = parseVersions(stampScript.Run(ctx, s.c, vkeys, tokens(len(vkeys))...), len(vkeys))
+	args := append(tokens(len(vkeys)), max(s.opt.VersionTTL.Milliseconds(), 0), s.allKey)
+	versions, err = parseVersions(stampScript.Run(ctx, s.c, vkeys, args...), len(vkeys))
 	return versions, true, err
 }
 

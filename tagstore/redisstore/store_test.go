@@ -363,3 +363,32 @@ func TestLookupRoundTrips(t *testing.T) {
 		t.Errorf("hit after the refill: round trips %q, want %q", trips, want)
 	}
 }
+
+// Tag versions expire (Options.VersionTTL), the namespace version never:
+// an entry whose version expired is a miss, never served, and the next
+// reader's version is a fresh one.
+func TestVersionsExpire(t *testing.T) {
+	addr := testenv.Redis(t)
+	s := newTestStore(t, addr, Options{VersionTTL: 300 * time.Millisecond})
+	ctx := context.Background()
+	put(t, s, "k", "v", "row:t(id=1)")
+	if got := get(t, s, "k", "row:t(id=1)"); got != "v" {
+		t.Fatalf("before expiry: %q", got)
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	if ttl := c.PTTL(ctx, s.vprefix+"row:t(id=1)").Val(); ttl <= 0 || ttl > 300*time.Millisecond {
+		t.Fatalf("row version TTL %v, want (0, 300ms]", ttl)
+	}
+	if ttl := c.PTTL(ctx, s.allKey).Val(); ttl != -1 {
+		t.Fatalf("namespace version TTL %v, want none", ttl)
+	}
+	old := c.Get(ctx, s.vprefix+"row:t(id=1)").Val()
+	time.Sleep(400 * time.Millisecond)
+	if got := get(t, s, "k", "row:t(id=1)"); got != "" {
+		t.Fatalf("served %q after its version expired", got)
+	}
+	if cur := c.Get(ctx, s.vprefix+"row:t(id=1)").Val(); cur == "" || cur == old {
+		t.Fatalf("version after expiry %q, before %q: want a fresh one", cur, old)
+	}
+}
