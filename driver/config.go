@@ -39,8 +39,8 @@ const (
 //	YOKED_FEED_MAX_LAG      Go duration: rely on a change feed, bypassing the
 //	                        cache while its heartbeat is older (WithChangeFeed;
 //	                        also feed=<duration> on the store URL)
-//	YOKED_ROW_TAGS          boolean: row-level invalidation (default on for
-//	                        memory, off for Redis; also row_tags= in the URL)
+//	YOKED_ROW_TAGS          boolean: row-level invalidation (default on; also
+//	                        row_tags= in the URL)
 //	YOKED_L1                boolean: the Redis store's L1 near-cache (default
 //	                        on; also l1= in the URL, see WithL1)
 //
@@ -75,10 +75,8 @@ type Config struct {
 	openStoreName string
 	defaultLogger bool // no WithLogger: Logger discards
 	// RowTags turns row-level invalidation on or off (WithRowTags,
-	// YOKED_ROW_TAGS, row_tags= in the store URL); nil means the default:
-	// on for a store of this process (memory), off for a store shared
-	// between processes (Redis), see WithRowTags. Processes with it on and
-	// off may share a store.
+	// YOKED_ROW_TAGS, row_tags= in the store URL); nil means on, see
+	// WithRowTags. Processes with it on and off may share a store.
 	RowTags *bool
 	// L1 turns the Redis store's in-process near-cache on or off (WithL1,
 	// YOKED_L1, l1= in the store URL); nil means on.

@@ -94,7 +94,7 @@ func newConnector(base driver.Connector, baseName, idBase string, opts []Option)
 	c.blind = newPlanner(parser, &c.cache.stats)
 	c.blind.fixed = catalog.Failed()
 	for _, pl := range []*planner{c.planner, c.blind} {
-		pl.dialect, pl.rowTags = c.dialect, rowTagsOn(&cfg, cache.store)
+		pl.dialect, pl.rowTags = c.dialect, rowTagsOn(&cfg)
 	}
 	c.drv = &boundDriver{Driver: &Driver{base: base.Driver(), opts: opts}, c: c}
 	return c, nil

@@ -72,12 +72,12 @@ var ErrStoreUnreachable = invalidator.ErrUnreachable
 // WithRowTags turns row-level invalidation on or off. On, a read pinned by
 // its table's whole primary key (WHERE id = $1, id IN (…), composite keys)
 // is invalidated only by writes of those rows or by writes yoked cannot pin
-// to rows; off, every write invalidates its whole table. The default is on
-// for a store of this process (memory) and off for a store shared between
-// processes (Redis): there, a write whose invalidation cannot reach Redis
-// leaves other processes serving the rows it wrote until it gets through
-// (table tags hide that window only when other writes to the table happen
-// to invalidate it), see docs/auto-invalidation.md.
+// to rows; off, every write invalidates its whole table. On by default,
+// with every store. With Redis in the default (not strict) mode, a write
+// whose invalidation cannot reach Redis leaves other processes serving the
+// rows it wrote until it gets through, as it does with table tags (where
+// other writes to the table happen to close that window sooner), see
+// docs/auto-invalidation.md.
 func WithRowTags(on bool) Option { return func(c *Config) { c.RowTags = &on } }
 
 // WithL1 turns the in-process near-cache (L1) of a Redis store on or off;

@@ -8,7 +8,6 @@ import (
 
 	"github.com/yokedcache/yoked/catalog"
 	"github.com/yokedcache/yoked/sqlparse"
-	"github.com/yokedcache/yoked/tagstore"
 )
 
 // Row-level tags. Every read of table t carries TableTag(t). A read pinned
@@ -334,13 +333,5 @@ func RowTagTemplates(pin sqlparse.Pin) []string {
 	return t.explain()
 }
 
-// rowTagsOn resolves Config.RowTags: by default on for stores of this
-// process only. A store that marks writes in flight (tagstore.WriteMarker)
-// is shared between processes (see WithRowTags).
-func rowTagsOn(cfg *Config, store tagstore.Store) bool {
-	if cfg.RowTags != nil {
-		return *cfg.RowTags
-	}
-	_, shared := store.(tagstore.WriteMarker)
-	return !shared
-}
+// rowTagsOn resolves Config.RowTags: on unless turned off (WithRowTags).
+func rowTagsOn(cfg *Config) bool { return cfg.RowTags == nil || *cfg.RowTags }

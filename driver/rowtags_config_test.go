@@ -1,21 +1,11 @@
 package driver
 
 import (
-	"context"
 	"testing"
-
-	"github.com/yokedcache/yoked/tagstore"
-	"github.com/yokedcache/yoked/tagstore/memory"
 )
 
-// The off switch in code, environment and store URL, and the default by
-// kind of store.
+// The off switch in code, environment and store URL, and the default (on).
 func TestRowTagsConfig(t *testing.T) {
-	mem, err := memory.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
 	on := func(env map[string]string, opts ...Option) (bool, string) {
 		c, err := envConfig(func(k string) string { return env[k] })
 		if err != nil {
@@ -27,10 +17,10 @@ func TestRowTagsConfig(t *testing.T) {
 		if _, _, err := takeURLBool(&c, "row_tags"); err != nil {
 			return false, err.Error()
 		}
-		return rowTagsOn(&c, mem), c.StoreURL
+		return rowTagsOn(&c), c.StoreURL
 	}
 	if got, _ := on(nil); !got {
-		t.Error("row tags are off by default for the memory store")
+		t.Error("row tags are off by default")
 	}
 	if got, _ := on(map[string]string{"YOKED_ROW_TAGS": "false"}); got {
 		t.Error("YOKED_ROW_TAGS=false left them on")
@@ -50,18 +40,4 @@ func TestRowTagsConfig(t *testing.T) {
 	if _, _, err := takeURLBool(&c, "row_tags"); err == nil {
 		t.Error("a malformed row_tags is accepted")
 	}
-	// A store shared between processes (it marks writes in flight) is off
-	// by default.
-	if rowTagsOn(&Config{}, sharedStore{mem}) {
-		t.Error("row tags are on by default for a shared store")
-	}
 }
-
-// sharedStore is the memory store posing as one that marks writes in
-// flight, as shared stores do.
-type sharedStore struct{ *memory.Store }
-
-func (sharedStore) MarkWrite(context.Context, []string) (tagstore.WriteMark, error) {
-	return tagstore.WriteMark{}, nil
-}
-func (sharedStore) EndWrite(context.Context, tagstore.WriteMark) error { return nil }
