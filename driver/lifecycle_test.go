@@ -142,16 +142,25 @@ func TestStoreRefusedAtOpenIsConfigError(t *testing.T) {
 }
 
 // go-redis's own lines go to the configured logger, and the first failure
-// is one Warn.
+// is one Warn. The stores NewFromURL builds hand a failed dial back as a
+// failing connection (redisstore's keepDialing), and go-redis does not log a
+// dial that ran out of its context's time, so the test makes go-redis log
+// one itself: a dial without a deadline on the application's own client.
 func TestStoreLogsThroughSlog(t *testing.T) {
 	var buf syncBuf
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	db, err := yoked.Open("sqlite3", sqliteFile(t), yoked.WithStoreURL("redis://"+closedPort(t)+"/0"),
+	addr := closedPort(t)
+	db, err := yoked.Open("sqlite3", sqliteFile(t), yoked.WithStoreURL("redis://"+addr+"/0"),
 		yoked.WithNamespace(testenv.Name("log")), yoked.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	client := redis.NewClient(&redis.Options{Addr: addr, DialerRetries: 1})
+	defer client.Close()
+	if err := client.Ping(context.Background()).Err(); err == nil {
+		t.Fatal("PING of a closed port answered")
+	}
 	for range 20 {
 		var v string
 		if err := db.QueryRow(`SELECT v FROM t WHERE id = 1`).Scan(&v); err != nil {

@@ -118,6 +118,9 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		client.AddHook(hook)
 		s.countsReceivers = true
 	}
+	// Route go-redis's lines before the first dial (the subscriptions
+	// below dial at once): a failure logged before would go to stderr.
+	routeClientLog(s)
 	if opt.L1 != nil {
 		s.near = startNear(s, opt.L1)
 		s.sub = s.near
@@ -125,7 +128,6 @@ func New(client redis.UniversalClient, opt Options) (*Store, error) {
 		s.sub = startNear(s, nil)
 	}
 	s.pub = startPublisher(s, opt.StatsInterval)
-	routeClientLog(s)
 	return s, nil
 }
 
