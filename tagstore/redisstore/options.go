@@ -31,7 +31,11 @@ type Options struct {
 	Timeout time.Duration
 
 	// InvalidateTimeout bounds each InvalidateTags and InvalidateAll, on top
-	// of the caller's context (default 1s).
+	// of the caller's context (default 1s). It is raised to at least
+	// L1Fence + Timeout: an invalidation may have to wait out its fence (a
+	// subscription that has just reconnected cannot yet count the other
+	// processes' acknowledgements), and one cut short there fails, to be
+	// retried, although its versions were bumped.
 	InvalidateTimeout time.Duration
 
 	// DefaultTTL is the lifetime of entries stored with ttl 0 (default 5m).
@@ -129,6 +133,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.L1Fence <= 0 {
 		o.L1Fence = 50 * time.Millisecond
 	}
+	o.InvalidateTimeout = max(o.InvalidateTimeout, o.L1Fence+o.Timeout)
 	if o.WriteMarkTTL <= 0 {
 		o.WriteMarkTTL = 10 * time.Second
 	}
