@@ -37,15 +37,16 @@ func mixedRows() int {
 // variants wait for the schema catalog before the run and report their hit
 // ratio split by read form (keyed/scan) and the bypasses by reason.
 //
-// "redis" is the Redis store without L1 and with its default table tags,
-// "redis+rows" the same with row tags on.
+// "redis" is the Redis store without L1 and with table tags, "redis+rows"
+// the same with row tags on, and "redis+l1+rows" the Redis defaults (L1 and
+// row tags on).
 //
 // writes-only is the raw database under the same writes alone (ReadRatio 0):
 // even if every read were free, 16 goroutines can do no more than 20× its
 // ops/s in a mix of 5% writes, which bounds what any cache can reach here.
 func BenchmarkMixed(b *testing.B) {
 	rowsN := mixedRows()
-	for _, variant := range []string{"raw", "writes-only", "memory", "redis", "redis+rows"} {
+	for _, variant := range []string{"raw", "writes-only", "memory", "redis", "redis+rows", "redis+l1+rows"} {
 		b.Run("postgres/"+variant, func(b *testing.B) {
 			dsn := testenv.PostgresSchema(b)
 			raw, err := sql.Open("pgx", dsn)
@@ -70,10 +71,10 @@ func BenchmarkMixed(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer db.Close()
-			case "redis", "redis+rows":
-				// No L1; row tags off (the Redis default) or on.
-				url := "redis://" + testenv.Redis(b) + "/0?l1=false&namespace=" + testenv.Name("bench_")
-				if db, err = yoked.Open("pgx", dsn, yoked.WithStoreURL(url), yoked.WithObserver(obs), yoked.WithRowTags(variant == "redis+rows")); err != nil {
+			case "redis", "redis+rows", "redis+l1+rows":
+				l1 := strconv.FormatBool(variant == "redis+l1+rows")
+				url := "redis://" + testenv.Redis(b) + "/0?l1=" + l1 + "&namespace=" + testenv.Name("bench_")
+				if db, err = yoked.Open("pgx", dsn, yoked.WithStoreURL(url), yoked.WithObserver(obs), yoked.WithRowTags(variant != "redis")); err != nil {
 					b.Fatal(err)
 				}
 				defer db.Close()
