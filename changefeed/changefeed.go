@@ -81,6 +81,16 @@ type Config struct {
 	// as catalog.Database names it (the driver's SchemaTag). When set, DDL
 	// bumps it too, so readers' schema catalogs are read again. Optional.
 	SchemaTag func(database string) string
+	// RowTag and SetTag, when both are set, let the watcher invalidate the
+	// rows a transaction changed instead of their whole tables: a row
+	// change whose event names the row's full primary key (as the
+	// watcher's catalog, read at the stream's position, has it) bumps that
+	// row's tag and the table's set tag; every other change bumps the
+	// table's tag. They are the driver's RowTag and SetTag, whose tags the
+	// readers carry; table is "schema.table". RowTag's ok=false falls back
+	// to the table's tag. Leave them nil for whole-table invalidation.
+	RowTag func(table string, key []catalog.Column, values []any) (string, bool)
+	SetTag func(table string) string
 
 	// Slot and Publication name the PostgreSQL replication slot and
 	// publication (created when missing). Defaults: "yoked".
@@ -127,6 +137,9 @@ func (c *Config) resolve() error {
 	}
 	if c.TableTag == nil {
 		return bad("no TableTag function (pass the driver's)")
+	}
+	if (c.RowTag == nil) != (c.SetTag == nil) {
+		return bad("RowTag and SetTag go together (pass the driver's, or neither)")
 	}
 	if c.Slot == "" {
 		c.Slot = DefaultSlot
@@ -420,6 +433,7 @@ func (w *Watcher) committed(c *commit, applied, now time.Time) {
 // commit is one committed transaction read from the stream, in stream order.
 type commit struct {
 	tags   map[string]struct{}
+	rows   map[string]int // row tags added per table tag (touchRow)
 	all    bool
 	ddl    bool
 	events int
@@ -436,6 +450,32 @@ func (c *commit) touch(tag string) {
 	}
 	c.tags[tag] = struct{}{}
 	c.events++
+}
+
+// maxRowTags bounds the row tags one transaction invalidates in one table:
+// past it, the table's tag is invalidated instead (one tag, and it covers
+// every row).
+const maxRowTags = 1000
+
+// touchRow adds one changed row: its row tag and its table's set tag, or
+// the table's tag once the transaction has changed more than maxRowTags
+// rows of it (or has invalidated the table already).
+func (c *commit) touchRow(table, set, row string) {
+	if _, whole := c.tags[table]; whole {
+		c.events++
+		return
+	}
+	if c.rows == nil {
+		c.rows = map[string]int{}
+	}
+	c.rows[table]++
+	if c.rows[table] > maxRowTags {
+		c.touch(table)
+		return
+	}
+	c.touch(set)
+	c.events--
+	c.touch(row)
 }
 
 // maxBatch bounds how many queued transactions one invalidation covers.

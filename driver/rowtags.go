@@ -207,6 +207,13 @@ func keyValue(kind keyKind, v sqlparse.Value, args []driver.NamedValue) (string,
 		}
 		return intText(v.Literal)
 	}
+	return normalKey(kind, x)
+}
+
+// normalKey is the normal form of one key value of a column of kind: the
+// decimal form of an integer (from any Go integer type or its decimal
+// text), the quoted bytes of a string.
+func normalKey(kind keyKind, x any) (string, bool) {
 	switch kind {
 	case keyInt:
 		switch n := x.(type) {
@@ -335,3 +342,44 @@ func RowTagTemplates(pin sqlparse.Pin) []string {
 
 // rowTagsOn resolves Config.RowTags: on unless turned off (WithRowTags).
 func rowTagsOn(cfg *Config) bool { return cfg.RowTags == nil || *cfg.RowTags }
+
+// RowTag returns the row tag a keyed read of one row of table carries, for
+// code that sees rows written without seeing the statement (the change
+// feed). table is qualified as for TableTag; key is the table's primary
+// key as catalog.Catalog.PrimaryKey gives it, and values holds one value
+// per key column: a Go integer, or a string (the decimal text of an
+// integer for an integer column). The result names the row exactly as the
+// driver's reads do. ok is false when a column's equality is not byte
+// equality of a form yoked knows (catalog.Column.Exact, the column's type)
+// or a value cannot be normalised: the caller must then invalidate the
+// whole table (TableTag). The caller is responsible for the rest of the
+// contract of row tags (see the top of this file): a row written by key
+// also invalidates SetTag(table), and the key must be the table's primary
+// key at the moment of the write.
+func RowTag(table string, key []catalog.Column, values []any) (string, bool) {
+	if len(key) == 0 || len(values) != len(key) {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(RowPrefix)
+	b.WriteString(TableTag(table)[len(TablePrefix):])
+	b.WriteByte('(')
+	for i, c := range key {
+		kind := keyKindOf(c)
+		if kind == 0 {
+			return "", false
+		}
+		k, ok := normalKey(kind, values[i])
+		if !ok {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strings.ToLower(c.Name))
+		b.WriteByte('=')
+		b.WriteString(k)
+	}
+	b.WriteByte(')')
+	return b.String(), true
+}

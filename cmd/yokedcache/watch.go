@@ -26,6 +26,7 @@ func newWatchCmd(e *env) *cobra.Command {
 		source, dialect, storeURL, namespace string
 		slot, publication, metricsAddr       string
 		serverID                             uint32
+		rowTags                              bool
 		every, leaseTTL                      time.Duration
 	)
 	cmd := &cobra.Command{
@@ -75,6 +76,7 @@ failure modes: docs/changefeed.md.`,
 	f.Uint32Var(&serverID, "server-id", 0, "MySQL replica server id, distinct from every server and replica (default: random)")
 	f.DurationVar(&every, "interval", time.Second, "how often to print a status line (0: never)")
 	f.DurationVar(&leaseTTL, "lease-ttl", changefeed.DefaultLeaseTTL, "how long a dead watcher's lease blocks a standby")
+	f.BoolVar(&rowTags, "row-tags", true, "invalidate the rows a transaction changed, by primary key, where the stream names it (false: whole tables)")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics (e.g. :9187)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if source == "" {
@@ -91,12 +93,17 @@ failure modes: docs/changefeed.md.`,
 			return err
 		}
 		defer store.Close()
+		rowTag, setTag := yoked.RowTag, yoked.SetTag
+		if !rowTags {
+			rowTag, setTag = nil, nil
+		}
 		logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		w, err := changefeed.New(changefeed.Config{
 			Dialect: dialect, Source: source, Store: store,
 			TableTag:  func(schema, table string) string { return yoked.TableTag(schema + "." + table) },
 			SchemaTag: yoked.SchemaTag,
-			Slot:      slot, Publication: publication, ServerID: serverID, LeaseTTL: leaseTTL, Logger: logger,
+			RowTag:    rowTag, SetTag: setTag,
+			Slot: slot, Publication: publication, ServerID: serverID, LeaseTTL: leaseTTL, Logger: logger,
 		})
 		if err != nil {
 			if errors.Is(err, changefeed.ErrConfig) {
