@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -36,6 +37,9 @@ type mysqlSource struct {
 	dsn  *mysql.Config
 	host string
 	port uint16
+	// metaWarned: the warning that binlog_row_metadata is not FULL was
+	// logged (once per watcher, not per session).
+	metaWarned atomic.Bool
 }
 
 func newMySQL(cfg Config) (*mysqlSource, error) {
@@ -128,6 +132,21 @@ func (m *mysqlSource) check(ctx context.Context, w *Watcher, db *sql.DB) (string
 	}
 	if !strings.EqualFold(format, "ROW") {
 		w.cfg.Logger.Warn("changefeed: binlog_format is not ROW: statement events invalidate the whole namespace", "binlog_format", format)
+	}
+	if m.cfg.RowTag != nil {
+		// Row tags need the key in every table map (see mysql_rows.go); the
+		// events say whether they carry it, this only tells the operator.
+		var meta string
+		if err := db.QueryRowContext(ctx, "SELECT @@global.binlog_row_metadata").Scan(&meta); err != nil {
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			meta = "unsupported (" + err.Error() + ")"
+		}
+		if !strings.EqualFold(meta, "FULL") && !m.metaWarned.Swap(true) {
+			w.cfg.Logger.Warn("changefeed: binlog_row_metadata is not FULL: the binlog does not name primary keys, so every change invalidates its whole table (set binlog_row_metadata=FULL for row tags)",
+				"binlog_row_metadata", meta)
+		}
 	}
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		return gomysql.MariaDBFlavor, nil
@@ -374,15 +393,18 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 					tx = &commit{}
 				}
 				schema, table := string(x.Table.Schema), string(x.Table.Table)
-				tx.touch(m.cfg.TableTag(schema, table))
+				var key *rowKey
+				if m.cfg.RowTag != nil && ev.Header.LogPos >= ev.Header.EventSize {
+					// The catalog is valid for events written after it was read.
+					at := binlogPos{read.file, ev.Header.LogPos - ev.Header.EventSize}
+					key = casc.keyOf(x.Table, read.file != "" && at.atLeast(casc.since))
+				}
+				m.touchRows(tx, x, key, m.cfg.TableTag(schema, table))
 				also, all := casc.of(schema, table, m.cfg.TableTag)
 				for _, t := range also {
 					tx.tags[t] = struct{}{}
 				}
 				tx.all = tx.all || all
-				if len(x.Rows) > 1 { // one event per row, as for PostgreSQL
-					tx.events += len(x.Rows) - 1
-				}
 			case *replication.XIDEvent:
 				if tx != nil {
 					if err := done(tx); err != nil {
