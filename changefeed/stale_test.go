@@ -127,7 +127,8 @@ func TestMySQLStaleReads(t *testing.T) {
 			missing(t, "no mariadb client: apt-get install -y mariadb-client")
 		}
 	}
-	my := testenv.StartMariaDB(t)
+	// binlog_row_metadata=FULL: with row tags on, the feed invalidates rows.
+	my := testenv.StartMariaDB(t, "--binlog-row-metadata=FULL")
 	admin := openMariaDB(t, my.DSN("mysql"))
 	myExec(t, admin, "CREATE DATABASE app")
 	dsn := my.DSN("app")
