@@ -55,7 +55,8 @@ failure modes: docs/changefeed.md.`,
   yokedcache watch --dialect postgres --source postgres://yoked@db:5432/app \
       --store redis://cache:6379 --namespace app
 
-  # MariaDB/MySQL (log_bin, binlog_format=ROW; the user needs REPLICATION SLAVE,
+  # MariaDB/MySQL (log_bin, binlog_format=ROW, binlog_row_metadata=FULL for row
+  # tags, else whole tables; the user needs REPLICATION SLAVE,
   # REPLICATION CLIENT or BINLOG MONITOR, and SELECT on the databases to see
   # their foreign keys); the position saved is the GTID set when there is one
   YOKED_STORE=redis://cache:6379 YOKED_NAMESPACE=app \
