@@ -399,7 +399,7 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 					at := binlogPos{read.file, ev.Header.LogPos - ev.Header.EventSize}
 					key = casc.keyOf(x.Table, read.file != "" && at.atLeast(casc.since))
 				}
-				m.touchRows(tx, x, key, m.cfg.TableTag(schema, table))
+				m.touchRows(tx, x.Type(), x.Rows, x.SkippedColumns, key, m.cfg.TableTag(schema, table))
 				also, all := casc.of(schema, table, m.cfg.TableTag)
 				for _, t := range also {
 					tx.tags[t] = struct{}{}

@@ -162,25 +162,26 @@ func intValue(v any, typ byte, unsigned bool) (any, bool) {
 }
 
 // touchRows adds the rows of one rows event of a table tagged tableTag to
-// tx: by row when k reads their keys (nil: it does not), else the table.
-func (m *mysqlSource) touchRows(tx *commit, ev *replication.RowsEvent, k *rowKey, tableTag string) {
+// tx (typ, rows and skipped as the event has them): by row when k reads
+// their keys (nil: it does not), else the table.
+func (m *mysqlSource) touchRows(tx *commit, typ replication.EnumRowsEventType, rows [][]any, skipped [][]int, k *rowKey, tableTag string) {
 	step := 1
-	switch ev.Type() {
+	switch typ {
 	case replication.EnumRowsEventTypeInsert, replication.EnumRowsEventTypeDelete:
 	case replication.EnumRowsEventTypeUpdate:
 		step = 2 // before and after images
 	default:
 		k = nil
 	}
-	events := tx.events + max(1, len(ev.Rows)/step) // one per changed row
-	if k != nil && m.cfg.RowTag != nil && len(ev.Rows)%step == 0 && len(ev.SkippedColumns) == len(ev.Rows) {
+	events := tx.events + max(1, len(rows)/step) // one per changed row
+	if k != nil && m.cfg.RowTag != nil && len(rows)%step == 0 && len(skipped) == len(rows) {
 		set := m.cfg.SetTag(k.table)
 		var before string
-		for i, row := range ev.Rows {
+		for i, row := range rows {
 			if _, whole := tx.tags[tableTag]; whole {
 				break // past the bound: rows no longer matter
 			}
-			vals, ok := k.values(row, ev.SkippedColumns[i])
+			vals, ok := k.values(row, skipped[i])
 			var tag string
 			if ok {
 				tag, ok = m.cfg.RowTag(k.table, k.key, vals)

@@ -2,6 +2,7 @@ package changefeed
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/yokedcache/yoked/catalog"
+	yoked "github.com/yokedcache/yoked/driver"
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/sqlparse/dialect"
 )
@@ -182,5 +184,90 @@ func TestIntValue(t *testing.T) {
 		if ok != (tc.want != nil) || got != tc.want {
 			t.Errorf("intValue(%T %v, type %d, unsigned %v) = %T %v, %v; want %T %v", tc.v, tc.v, tc.typ, tc.unsigned, got, got, ok, tc.want, tc.want)
 		}
+	}
+}
+
+// BenchmarkTouchRows measures what keying costs the watcher per row: one
+// 10,000-row insert event of a table keyed by an INT UNSIGNED, by table
+// and by row (up to maxRowTags rows, then the table).
+func BenchmarkTouchRows(b *testing.B) {
+	var rows [][]any
+	var skipped [][]int
+	for i := range 10000 {
+		rows = append(rows, []any{int32(i), int32(i)})
+		skipped = append(skipped, nil)
+	}
+	k := &rowKey{table: "app.u", key: []catalog.Column{{Name: "id", Type: "int(10) unsigned", Exact: true}},
+		cols: []int{0}, types: []byte{gomysql.MYSQL_TYPE_LONG}, unsigned: []bool{true}}
+	for _, bc := range []struct {
+		name string
+		k    *rowKey
+	}{{"table", nil}, {"rows", k}} {
+		b.Run(bc.name, func(b *testing.B) {
+			m := &mysqlSource{cfg: Config{RowTag: yoked.RowTag, SetTag: yoked.SetTag}}
+			for b.Loop() {
+				m.touchRows(&commit{}, replication.EnumRowsEventTypeInsert, rows, skipped, bc.k, "table:app.u")
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*maxRowTags), "ns/keyed-row")
+		})
+	}
+}
+
+// touchRows tags the key of every image (an UPDATE's after image only when
+// its key differs), counts one event per changed row, and takes the table
+// when an image lacks the key or the event is of a kind it does not read.
+func TestTouchRows(t *testing.T) {
+	k := &rowKey{table: "app.t", key: []catalog.Column{{Name: "id", Type: "int(11)", Exact: true}},
+		cols: []int{0}, types: []byte{gomysql.MYSQL_TYPE_LONG}, unsigned: []bool{false}}
+	const (
+		ins = replication.EnumRowsEventTypeInsert
+		upd = replication.EnumRowsEventTypeUpdate
+		del = replication.EnumRowsEventTypeDelete
+	)
+	row := func(id int32) []any { return []any{id, int32(0)} }
+	for _, tc := range []struct {
+		name    string
+		typ     replication.EnumRowsEventType
+		rows    [][]any
+		skipped [][]int
+		k       *rowKey
+		want    []string
+		events  int
+	}{
+		{"insert", ins, [][]any{row(1), row(2)}, [][]int{nil, nil}, k, []string{"set:app.t", "row:app.t(id=1)", "row:app.t(id=2)"}, 2},
+		{"delete", del, [][]any{row(3)}, [][]int{nil}, k, []string{"set:app.t", "row:app.t(id=3)"}, 1},
+		{"update in place", upd, [][]any{row(1), row(1), row(2), row(2)}, [][]int{nil, nil, nil, nil}, k,
+			[]string{"set:app.t", "row:app.t(id=1)", "row:app.t(id=2)"}, 2},
+		{"key-changing update", upd, [][]any{row(1), row(5)}, [][]int{nil, nil}, k, []string{"set:app.t", "row:app.t(id=1)", "row:app.t(id=5)"}, 1},
+		// (the rows tagged before it stay: more than needed, never less)
+		{"after image without the key", upd, [][]any{{int32(1), nil}, {nil, int32(9)}}, [][]int{{1}, {0}}, k,
+			[]string{"table:app.t", "set:app.t", "row:app.t(id=1)"}, 1},
+		{"before image without the key", del, [][]any{{nil, int32(0)}}, [][]int{{0}}, k, []string{"table:app.t"}, 1},
+		{"NULL key", ins, [][]any{{nil, int32(0)}}, [][]int{nil}, k, []string{"table:app.t"}, 1},
+		{"value of another type", ins, [][]any{{int64(1), int32(0)}}, [][]int{nil}, k, []string{"table:app.t"}, 1},
+		{"odd update images", upd, [][]any{row(1)}, [][]int{nil}, k, []string{"table:app.t"}, 1},
+		{"unknown kind (partial JSON update)", replication.EnumRowsEventTypeUnknown, [][]any{row(1)}, [][]int{nil}, k, []string{"table:app.t"}, 1},
+		{"no key", ins, [][]any{row(1)}, [][]int{nil}, nil, []string{"table:app.t"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &mysqlSource{cfg: Config{RowTag: yoked.RowTag, SetTag: yoked.SetTag}}
+			tx := &commit{}
+			m.touchRows(tx, tc.typ, tc.rows, tc.skipped, tc.k, "table:app.t")
+			var got []string
+			for tag := range tx.tags {
+				got = append(got, tag)
+			}
+			slices.Sort(got)
+			if want := slices.Sorted(slices.Values(tc.want)); !slices.Equal(got, want) {
+				t.Errorf("tags %q, want %q", got, want)
+			}
+			if tx.events != tc.events {
+				t.Errorf("%d events, want %d", tx.events, tc.events)
+			}
+			// Toward the bound count the row tags, not the images.
+			if n, rows := tx.rows["table:app.t"], len(tc.want)-1; tc.want[0] == "set:app.t" && n != rows {
+				t.Errorf("%d rows counted toward the bound, want %d", n, rows)
+			}
+		})
 	}
 }
