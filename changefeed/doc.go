@@ -20,12 +20,12 @@
 //     foreign keys' actions change (the row binlog leaves those rows out),
 //     read from the schema catalog; everything when the catalog cannot be
 //     read or the user may not see the table's whole database.
-//   - Rows instead of tables, with Config.RowTag and SetTag: a changed row
+//   - MySQL/MariaDB, with Config.RowTag and SetTag: a changed row
 //     invalidates its row tag(s) and its table's set tag, instead of the
-//     table's tag, only where the stream names the row's whole primary key
-//     and the schema catalog, read no earlier than the change, confirms it
-//     (MySQL/MariaDB: binlog_row_metadata=FULL; see docs/changefeed.md for
-//     every condition); every other change invalidates its table.
+//     table's tag, only where the table map names the row's whole primary
+//     key (binlog_row_metadata=FULL) and the schema catalog, read before the
+//     change was written, confirms it (docs/changefeed.md, Row tags); every
+//     other change invalidates its table.
 //   - One active watcher per source and namespace: a lease in the store; a
 //     standby waits and takes over when the lease expires.
 //   - A heartbeat in the store, at least every 100 ms while the watcher is
