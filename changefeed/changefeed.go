@@ -88,7 +88,10 @@ type Config struct {
 	// row's tag and the table's set tag; every other change bumps the
 	// table's tag. They are the driver's RowTag and SetTag, whose tags the
 	// readers carry; table is "schema.table". RowTag's ok=false falls back
-	// to the table's tag. Leave them nil for whole-table invalidation.
+	// to the table's tag. Leave them nil for whole-table invalidation, and
+	// with a TableTag that names tables otherwise than they do (one that
+	// drops the schema, for readers opened WithoutCatalog): New refuses a
+	// configuration whose three functions name a table differently.
 	RowTag func(table string, key []catalog.Column, values []any) (string, bool)
 	SetTag func(table string) string
 
@@ -140,6 +143,18 @@ func (c *Config) resolve() error {
 	}
 	if (c.RowTag == nil) != (c.SetTag == nil) {
 		return bad("RowTag and SetTag go together (pass the driver's, or neither)")
+	}
+	if c.RowTag != nil {
+		// Readers carry table:X and set:X of one name X, and row:X(…): a
+		// row change bumps only the set and row tags, so a name that differs
+		// from the table tag's would invalidate nothing readers carry.
+		name := func(tag string) string { _, n, _ := strings.Cut(tag, ":"); return n }
+		table, set := c.TableTag("s", "t"), c.SetTag("s.t")
+		row, ok := c.RowTag("s.t", []catalog.Column{{Name: "id", Type: "int", Exact: true}}, []any{int64(1)})
+		if r, _, _ := strings.Cut(name(row), "("); !ok || name(set) != name(table) || r != name(table) {
+			return bad("TableTag, SetTag and RowTag name table s.t differently (%q, %q, %q): pass the driver's three, or leave RowTag and SetTag nil (readers opened WithoutCatalog, whose TableTag drops the schema)",
+				table, set, row)
+		}
 	}
 	if c.Slot == "" {
 		c.Slot = DefaultSlot
