@@ -35,8 +35,9 @@ import (
 //   - each image holds the whole key: a DELETE's and an UPDATE's before
 //     image always do (binlog_row_image=MINIMAL keeps the key); an UPDATE's
 //     after image under MINIMAL holds only the columns the statement
-//     assigned, and the server may compute a key it does not log (a stored
-//     generated column), so such an UPDATE is table-level.
+//     assigned, and reading a key left out as unchanged would trust that the
+//     server logs every key it changes (a stored generated column, say), so
+//     an UPDATE whose after image lacks a key column is table-level.
 //
 // Tables that a foreign key's action reaches from the changed one stay
 // table-level (cascades.of), as do rows past maxRowTags per table and
@@ -68,7 +69,8 @@ func (c *cascades) keyOf(tm *replication.TableMapEvent, trusted bool) *rowKey {
 	k := &rowKey{table: rel, key: key}
 	for i, pk := range tm.PrimaryKey {
 		col := int(pk)
-		if pk >= tm.ColumnCount || tm.PrimaryKeyPrefix[i] != 0 || !strings.EqualFold(string(tm.ColumnName[col]), key[i].Name) {
+		if pk >= tm.ColumnCount || col >= len(tm.ColumnType) || tm.PrimaryKeyPrefix[i] != 0 ||
+			!strings.EqualFold(string(tm.ColumnName[col]), key[i].Name) {
 			return nil
 		}
 		typ := tm.ColumnType[col]
