@@ -146,6 +146,11 @@ func New(opts *Options) (*Store, error) {
 			return e.Value.ttl
 		}),
 		Clock: o.now,
+		// Maintenance (draining otter's read and write buffers, eviction,
+		// expiry) runs on the goroutine that triggered it. otter's default
+		// starts a goroutine for it, which on every store and every few
+		// reads woke an idle thread: about 3–5 µs of latency per miss on an otherwise idle core (BenchmarkPaired, hit and miss/floor about 3–5% faster inline).
+		Executor: func(fn func()) { fn() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memory: %w", err)
