@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/yokedcache/yoked/catalog"
+	"github.com/yokedcache/yoked/invalidator"
 	"github.com/yokedcache/yoked/sqlparse"
 	"github.com/yokedcache/yoked/tagstore"
 )
@@ -400,6 +401,22 @@ func (s *schema) fresh(ctx context.Context, c *connector, bc driver.Conn, st *sc
 		return false
 	}
 	return s.stampFresh(ctx, c, bc, stamp, st)
+}
+
+// freshAfter ends w, an autocommit write planned under st (w.Done), and
+// then reports what fresh would: the schema epoch is read by the end's own
+// round trip when the store can (invalidator.Write.DoneReading), after the
+// write returned as fresh reads it, and by fresh otherwise.
+func (s *schema) freshAfter(ctx context.Context, c *connector, bc driver.Conn, st *schemaState, w *invalidator.Write) bool {
+	if st == nil || st != s.state.Load() || st.cat.IsFailed() || st.epoch == 0 || s.cache.inv.Pending() > 0 {
+		w.Done(ctx)
+		return s.fresh(ctx, c, bc, st) // decided without the store
+	}
+	v, ok := w.DoneReading(ctx, st.epochTag)
+	if !ok {
+		return s.fresh(ctx, c, bc, st)
+	}
+	return s.stampFresh(ctx, c, bc, tagstore.Stamp{Tags: []string{st.epochTag}, Versions: []uint64{v}}, st)
 }
 
 // stampFresh reports whether a read planned under st may store a result

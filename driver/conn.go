@@ -459,7 +459,23 @@ func (cn *conn) abandon(ctx context.Context, w *invalidator.Write) {
 // tags are its write tags for its arguments, w is prepare's Write.
 func (cn *conn) after(ctx context.Context, p *plan, tags []string, w *invalidator.Write) {
 	write := p.isWrite()
-	if write && !p.writeAll && cn.sch != nil && !cn.sch.fresh(ctx, cn.c, cn.base, p.state) {
+	if write && !p.writeAll && cn.sch != nil && w != nil && cn.tx == nil && !cn.sticky {
+		// An autocommit write that was marked: its end reads the schema
+		// epoch in the same round trip (see schema.freshAfter).
+		cn.c.cache.stats.invalidated(tags)
+		fresh := cn.sch.freshAfter(ctx, cn.c, cn.base, p.state, w)
+		cn.c.observeInvalidate(ctx, p.writeTags, false)
+		if !fresh {
+			// Planned with a catalog older than the schema it ran against.
+			cn.c.invalidate(ctx, tags, true)
+		}
+		return
+	}
+	if write && !p.writeAll && cn.sch != nil && cn.tx != nil && w == nil {
+		// Inside a transaction: checked once at COMMIT (tx.Commit), against
+		// the state every write was planned under.
+		cn.tx.planned(p.state)
+	} else if write && !p.writeAll && cn.sch != nil && !cn.sch.fresh(ctx, cn.c, cn.base, p.state) {
 		// Planned with a catalog older than the schema it ran against.
 		stale := *p
 		stale.writeAll = true

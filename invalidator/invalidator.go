@@ -346,7 +346,23 @@ var ErrUnreachable = errors.New("yoked: cache store unreachable; write not sent 
 // failure, as after a stall shorter than the write): then it is
 // invalidated at once, before the write returns, since other processes
 // may be reading the store again already.
-func (w *Write) Done(ctx context.Context) {
+func (w *Write) Done(ctx context.Context) { w.done(ctx, "") }
+
+// DoneReading is Done that also reads the version of tag after the write
+// ended, in the same round trip as the end when the store can
+// (tagstore.EndReader) and the write was marked and names no "everything".
+// ok is false when the version was not read that way (the store cannot, the
+// write was not marked, or its end failed): the caller reads it itself.
+// Version 0: tag has no version, or a write to it is in flight.
+func (w *Write) DoneReading(ctx context.Context, tag string) (version uint64, ok bool) {
+	if _, can := w.inv.store.(tagstore.EndReader); !can || !w.marked || w.all {
+		w.done(ctx, "")
+		return 0, false
+	}
+	return w.done(ctx, tag)
+}
+
+func (w *Write) done(ctx context.Context, read string) (version uint64, ok bool) {
 	i := w.inv
 	switch {
 	case w.marked:
@@ -354,7 +370,13 @@ func (w *Write) Done(ctx context.Context) {
 		wm := i.store.(tagstore.WriteMarker)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opt.Timeout)
 		defer cancel()
-		err := wm.EndWrite(ctx, w.mark)
+		var err error
+		if read != "" {
+			version, err = i.store.(tagstore.EndReader).EndWriteRead(ctx, w.mark, read)
+			ok = err == nil
+		} else {
+			err = wm.EndWrite(ctx, w.mark)
+		}
 		if err == nil && w.all {
 			err = i.store.InvalidateAll(ctx)
 		}
@@ -370,7 +392,7 @@ func (w *Write) Done(ctx context.Context) {
 	case w.refused:
 		if a, ok := i.store.(tagstore.Answerer); ok && a.Answering() {
 			i.Invalidate(ctx, w.tags, w.all)
-			return
+			return 0, false
 		}
 		if len(w.tags) > 0 || w.all {
 			i.invalidations.Add(1)
@@ -380,6 +402,7 @@ func (w *Write) Done(ctx context.Context) {
 	default:
 		i.Invalidate(ctx, w.tags, w.all)
 	}
+	return version, ok
 }
 
 // Abandon ends a Write whose statement was not sent after all: its mark,

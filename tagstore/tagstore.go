@@ -186,3 +186,14 @@ type Codec interface {
 	Marshal(v any) ([]byte, error)
 	Unmarshal(b []byte) (any, error)
 }
+
+// EndReader is implemented by a WriteMarker that can read the version of
+// one more tag in the same step as ending a mark, after the write
+// returned: the driver's check of its schema epoch then costs no round
+// trip of its own.
+type EndReader interface {
+	// EndWriteRead is EndWrite that also returns the version of tag read
+	// after the mark ended: 0 when tag has no version or a write to it is
+	// in flight. On error it is as EndWrite's, and the version is unknown.
+	EndWriteRead(ctx context.Context, m WriteMark, tag string) (uint64, error)
+}

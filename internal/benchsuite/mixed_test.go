@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	yoked "github.com/yokedcache/yoked/driver"
 	"github.com/yokedcache/yoked/internal/staleness"
 	"github.com/yokedcache/yoked/internal/stress"
@@ -60,6 +62,7 @@ func BenchmarkMixed(b *testing.B) {
 			}
 			db := raw
 			obs := &mixedObserver{}
+			redisAddr := ""
 			switch variant {
 			case "memory":
 				store, err := memory.New(nil)
@@ -72,6 +75,7 @@ func BenchmarkMixed(b *testing.B) {
 				}
 				defer db.Close()
 			case "redis", "redis+rows", "redis+l1+rows":
+				redisAddr = testenv.Redis(b)
 				l1 := strconv.FormatBool(variant == "redis+l1+rows")
 				url := "redis://" + testenv.Redis(b) + "/0?l1=" + l1 + "&namespace=" + testenv.Name("bench_")
 				if db, err = yoked.Open("pgx", dsn, yoked.WithStoreURL(url), yoked.WithObserver(obs), yoked.WithRowTags(variant != "redis")); err != nil {
@@ -117,12 +121,14 @@ func BenchmarkMixed(b *testing.B) {
 			obs.reset()
 			wl := workload(2, int64(b.N))
 			cpu0 := processCPU()
+			srv0 := redisServerUsage(ctx, redisAddr)
 			b.ResetTimer()
 			start := time.Now()
 			wl.Run(ctx)
 			elapsed := time.Since(start)
 			b.StopTimer()
 			cpu := processCPU() - cpu0
+			srv := redisServerUsage(ctx, redisAddr).minus(srv0)
 			if n, first := wl.Errors(); n > 0 {
 				b.Fatalf("%d errors, first: %q", n, first)
 			}
@@ -143,6 +149,13 @@ func BenchmarkMixed(b *testing.B) {
 			// client gets rather than by the database.
 			b.ReportMetric(cpu.Seconds()*1e6/float64(ops), "client-cpu-µs/op")
 			b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "client-cores")
+			if redisAddr != "" {
+				// The Redis server's CPU (all its clients: on a shared
+				// server, others' too) and the commands it ran, per operation.
+				b.ReportMetric(srv.cpu.Seconds()*1e6/float64(ops), "redis-cpu-µs/op")
+				b.ReportMetric(float64(srv.calls)/float64(ops), "redis-calls/op")
+				b.ReportMetric(float64(srv.scripts)/float64(ops), "redis-scripts/op")
+			}
 			b.ReportMetric(float64(rep.Stale()), "stale")
 			if reads := float64(wl.Reads.Load()); cacheErr == nil && reads > 0 {
 				b.ReportMetric(float64(cache.Stats().Hits-before.Hits)/reads, "hits/read")
@@ -242,4 +255,50 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisUsage is a Redis server's CPU time and command counts so far.
+type redisUsage struct {
+	cpu            time.Duration
+	calls, scripts int64 // every command run (a script's own calls included), and scripts
+}
+
+func (u redisUsage) minus(v redisUsage) redisUsage {
+	return redisUsage{u.cpu - v.cpu, u.calls - v.calls, u.scripts - v.scripts}
+}
+
+// redisServerUsage reads INFO cpu and commandstats of the Redis at addr
+// (zero when addr is empty or the server does not answer).
+func redisServerUsage(ctx context.Context, addr string) redisUsage {
+	var u redisUsage
+	if addr == "" {
+		return u
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	info, err := c.Info(ctx, "cpu", "commandstats").Result()
+	if err != nil {
+		return u
+	}
+	for _, l := range strings.Split(info, "\n") {
+		l = strings.TrimSpace(l)
+		if v, ok := strings.CutPrefix(l, "used_cpu_sys:"); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			u.cpu += time.Duration(f * float64(time.Second))
+		}
+		if v, ok := strings.CutPrefix(l, "used_cpu_user:"); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			u.cpu += time.Duration(f * float64(time.Second))
+		}
+		name, rest, ok := strings.Cut(l, ":calls=")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.SplitN(rest, ",", 2)[0], 10, 64)
+		u.calls += n
+		if name == "cmdstat_evalsha" || name == "cmdstat_eval" {
+			u.scripts += n
+		}
+	}
+	return u
 }

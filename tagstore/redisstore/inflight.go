@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -35,8 +36,9 @@ var _ tagstore.WriteMarker = (*Store)(nil)
 // usually arrived while the database wrote), so that every L1 has dropped
 // the tags even when the end cannot reach Redis. While a tag is in flight
 // no process fills its L1 with it (a fill follows a Redis hit), so when the
-// mark was still in place at the end, EndWrite does not wait for the end's
-// own acknowledgements.
+// mark was still in place at the end, the end publishes nothing and waits
+// for nothing: a write without L1s anywhere costs two scripts, and two
+// published messages (the mark's and its writer's own acknowledgement).
 
 // markState is what a mark carries between MarkWrite and EndWrite.
 type markState struct {
@@ -160,12 +162,39 @@ func (s *Store) MarkWrite(ctx context.Context, tags []string) (tagstore.WriteMar
 // other processes read, which served what the write changed); each wait for
 // acknowledgements by Options.L1Fence.
 func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
+	_, err := s.endWrite(ctx, m, "")
+	return err
+}
+
+var _ tagstore.EndReader = (*Store)(nil)
+
+// EndWriteRead implements tagstore.EndReader: EndWrite, whose script also
+// reads the version of tag after it ended the mark, in the same round trip.
+func (s *Store) EndWriteRead(ctx context.Context, m tagstore.WriteMark, tag string) (uint64, error) {
+	raw, err := s.endWrite(ctx, m, s.vprefix+tag)
+	if err != nil {
+		return 0, err
+	}
+	str, _ := raw.(string)
+	if str == "" || str[0] == '!' { // no version, or a write in flight
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(str, 16, 64)
+	if err != nil {
+		return 0, nil // not a version: matches none (the write has ended)
+	}
+	return v, nil
+}
+
+// endWrite ends m and, unless readKey is empty, returns the value of
+// readKey (nil or a string) read by the same script after the end.
+func (s *Store) endWrite(ctx context.Context, m tagstore.WriteMark, readKey string) (any, error) {
 	if s.closed.Load() {
-		return tagstore.ErrClosed
+		return nil, tagstore.ErrClosed
 	}
 	st, ok := m.State.(*markState)
 	if !ok || len(m.Tags) == 0 {
-		return errors.New("redisstore: EndWrite with a mark this store did not make")
+		return nil, errors.New("redisstore: EndWrite with a mark this store did not make")
 	}
 	// Whatever the outcome: a failed end is retried by the caller, whose
 	// tags meanwhile bypass the cache on its side (and the mark stays in
@@ -179,7 +208,7 @@ func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
 		st.mu.Unlock()
 	}()
 	if !tagstore.BreakerIgnored(ctx) && !s.br.allowInvalidation() {
-		return tagstore.ErrBypass
+		return nil, tagstore.ErrBypass
 	}
 	if s.near != nil {
 		defer s.near.drop(m.Tags)
@@ -189,7 +218,7 @@ func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
 		st.waited = true
 		if err := s.waitAcks(ctx, st.ticket); err != nil {
 			st.mu.Unlock()
-			return err
+			return nil, err
 		}
 	}
 	st.mu.Unlock()
@@ -197,26 +226,37 @@ func (s *Store) EndWrite(ctx context.Context, m tagstore.WriteMark) error {
 	sctx, cancel := context.WithTimeout(ctx, s.opt.InvalidateTimeout)
 	defer cancel()
 	keys := s.markKeys(m.Tags)
+	if readKey != "" {
+		keys = append(keys, readKey)
+	}
 	intact := false
+	var read any
 	t, err := s.publish(messageFor(m.Tags), func(pub []any) (int64, error) {
-		r, err := endScript.Run(sctx, s.c, keys, append([]any{m.ID}, pub...)...).Int64Slice()
+		r, err := endScript.Run(sctx, s.c, keys, append([]any{m.ID}, pub...)...).Slice()
 		if err = s.end(parent, err); err != nil {
 			return 0, err
 		}
-		if len(r) != 2 {
+		if len(r) != 3 {
 			return 0, fmt.Errorf("redisstore: end script returned %d values", len(r))
 		}
-		intact = r[1] == 1
-		return r[0], nil
+		n, ok1 := r[0].(int64)
+		in, ok2 := r[1].(int64)
+		_, isStr := r[2].(string)
+		if !ok1 || !ok2 || (r[2] != nil && !isStr) {
+			return 0, fmt.Errorf("redisstore: end script returned %T, %T, %T", r[0], r[1], r[2])
+		}
+		intact, read = in == 1, r[2]
+		return n, nil
 	})
 	if err != nil {
-		return fmt.Errorf("redisstore: ending a write to %d tags: %w", len(m.Tags), err)
+		return nil, fmt.Errorf("redisstore: ending a write to %d tags: %w", len(m.Tags), err)
 	}
 	s.invalidations.Add(uint64(len(m.Tags)))
 	if intact {
+		// Nothing was published (see endScript).
 		s.acks.forget(t.seq)
-		return nil
+		return read, nil
 	}
 	s.expiredMarks.Add(1)
-	return s.waitAcks(ctx, t)
+	return read, s.waitAcks(ctx, t)
 }

@@ -70,7 +70,8 @@ return publish(1)`)
 // publishLua's arguments. Each mark set is a sorted set of mark ids scored by expiry (Unix
 // ms, Redis's clock); the version becomes "!" followed by the latest expiry
 // and expires with it, so readers meet the marker until the last mark ends
-// or expires and then create a fresh version. Returns PUBLISH's count.
+// or expires and then create a fresh version. Expired marks are pruned by
+// endScript (they cannot hold the latest expiry). Returns PUBLISH's count.
 var markScript = redis.NewScript(publishLua + `
 local n = #KEYS / 2
 local t = redis.call('TIME')
@@ -79,21 +80,27 @@ local exp = now + tonumber(ARGV[2])
 for i = 1, n do
   local f = KEYS[n + i]
   redis.call('ZADD', f, exp, ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', f, '-inf', now)
   local top = redis.call('ZRANGE', f, -1, -1, 'WITHSCORES')
   redis.call('SET', KEYS[i], '!' .. top[2], 'PXAT', top[2])
   redis.call('PEXPIREAT', f, top[2])
 end
 return publish(3)`)
 
-// endScript ends the mark ARGV[1] on the same keys as markScript: it removes
-// the mark and then deletes each version (a fresh one is created by the next
-// reader), or leaves the marker of the other marks still in flight.
-// ARGV[2..6]: publishLua's arguments. Returns PUBLISH's count and 1 when
-// the mark was still in place on every tag (not expired, its marker neither
-// evicted nor replaced), so that no reader can have stored anything since.
+// endScript ends the mark ARGV[1] on the same keys as markScript (n version
+// keys, n mark sets), optionally followed by one more version key to read:
+// it removes the mark and then deletes each version (a fresh one is created
+// by the next reader), or leaves the marker of the other marks still in
+// flight. ARGV[2..6]: publishLua's arguments. It returns {PUBLISH's count,
+// intact, the extra key's value or false}. intact is 1 when the mark was
+// still in place on every tag (not expired, its marker neither evicted nor
+// replaced), so that no reader can have stored anything since the mark,
+// nor any L1 filled from Redis: then nothing is published (every L1
+// dropped the tags at the mark and none can hold them since) and the count
+// is 0. Otherwise it publishes. The extra key is read last, after the
+// write returned and in the same step as its end (the driver's schema
+// epoch, see tagstore.EndReader).
 var endScript = redis.NewScript(publishLua + `
-local n = #KEYS / 2
+local n = math.floor(#KEYS / 2)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local intact = 1
@@ -104,16 +111,26 @@ for i = 1, n do
   if (not sc) or tonumber(sc) <= now or (not v) or string.byte(v, 1) ~= 33 then
     intact = 0 -- expired, evicted or replaced: readers may have filled
   end
-  redis.call('ZREM', f, ARGV[1])
+  if sc then
+    redis.call('ZREM', f, ARGV[1])
+  end
   redis.call('ZREMRANGEBYSCORE', f, '-inf', now)
   local top = redis.call('ZRANGE', f, -1, -1, 'WITHSCORES')
-  if top[2] then
-    redis.call('SET', KEYS[i], '!' .. top[2], 'PXAT', top[2])
-  else
+  if not top[2] then
     redis.call('DEL', KEYS[i])
+  elseif v ~= '!' .. top[2] then
+    redis.call('SET', KEYS[i], '!' .. top[2], 'PXAT', top[2])
   end
 end
-return {publish(2), intact}`)
+local pub = 0
+if intact == 0 then
+  pub = publish(2)
+end
+local read = false
+if #KEYS > 2 * n then
+  read = redis.call('GET', KEYS[#KEYS])
+end
+return {pub, intact, read}`)
 
 // epochScript compares this server's run_id with the one recorded in
 // KEYS[1]; when they differ (Redis restarted, maybe from an old snapshot) it

@@ -387,7 +387,7 @@ func (s *Store) lookupRemote(ctx context.Context, key string, tags []string) (v 
 // a script costs Redis many times what MGET does, and a hit has every
 // version already. When a version is missing (never created, invalidated,
 // evicted), the entry cannot be valid whatever it holds: fetch returns no
-// entry and the versions stampScript creates, in a second round trip.
+// entry and the versions created in a second round trip (see versions).
 func (s *Store) fetch(ctx context.Context, ekey string, vkeys []string) ([]byte, []uint64, error) {
 	pipe := s.c.Pipeline()
 	get := pipe.Get(ctx, ekey)
@@ -408,19 +408,65 @@ func (s *Store) fetch(ctx context.Context, ekey string, vkeys []string) ([]byte,
 }
 
 // versions returns the versions of vkeys in mget's reply (an MGET of
-// vkeys) or, when one is missing, those stampScript returns after creating
-// it (a second round trip; created is then true). A write in flight on any
-// is tagstore.ErrInFlight.
+// vkeys) or, when one is missing, the versions after creating it (a second
+// round trip; created is then true). A write in flight on any is
+// tagstore.ErrInFlight.
 func (s *Store) versions(ctx context.Context, vkeys []string, mget *redis.SliceCmd) (versions []uint64, created bool, err error) {
 	vals, err := mget.Result()
 	if err != nil {
 		return nil, false, err
 	}
-	if len(vals) != len(vkeys) {
-		return nil, false, fmt.Errorf("redisstore: MGET returned %d values for %d keys", len(vals), len(vkeys))
+	versions, complete, err := parseMGet(vals, len(vkeys))
+	if err != nil || complete {
+		return versions, false, err
 	}
-	versions = make([]uint64, len(vals))
-	complete := true
+	// Create the missing ones with plain commands, SET NX of a fresh
+	// token, and read them all again in the same round trip: a script
+	// costs Redis many times what these do. Anything may happen between
+	// the two (another reader creates the version first, a write deletes
+	// or marks it): the MGET reads what is current then, which is what a
+	// stamp must be. Only a version deleted again in between (nil) sends
+	// the stamp to stampScript, which does both in one step.
+	ttl := s.opt.VersionTTL.Truncate(time.Millisecond) // as stampScript: ms, 0 never
+	if ttl < 0 {
+		ttl = 0
+	}
+	pipe := s.c.Pipeline()
+	for i, v := range vals {
+		if v != nil {
+			continue
+		}
+		exp := ttl
+		if vkeys[i] == s.allKey {
+			exp = 0 // the namespace version never expires
+		}
+		pipe.SetNX(ctx, vkeys[i], formatVersion(newVersion()), exp)
+	}
+	again := pipe.MGet(ctx, vkeys...)
+	if _, err = pipe.Exec(ctx); err != nil {
+		return nil, true, err
+	}
+	vals, err = again.Result()
+	if err != nil {
+		return nil, true, err
+	}
+	if versions, complete, err = parseMGet(vals, len(vkeys)); err != nil || complete {
+		return versions, true, err
+	}
+	args := append(tokens(len(vkeys)), ttl.Milliseconds(), s.allKey)
+	versions, err = parseVersions(stampScript.Run(ctx, s.c, vkeys, args...), len(vkeys))
+	return versions, true, err
+}
+
+// parseMGet returns the versions in an MGET reply of n version keys;
+// complete is false when one is missing (its version is then 0). A write
+// in flight on any is tagstore.ErrInFlight.
+func parseMGet(vals []any, n int) (versions []uint64, complete bool, err error) {
+	if len(vals) != n {
+		return nil, false, fmt.Errorf("redisstore: MGET returned %d values for %d keys", len(vals), n)
+	}
+	versions = make([]uint64, n)
+	complete = true
 	for i, v := range vals {
 		str, ok := v.(string)
 		switch {
@@ -436,12 +482,7 @@ func (s *Store) versions(ctx context.Context, vkeys []string, mget *redis.SliceC
 			return nil, false, fmt.Errorf("redisstore: bad version %q: %w", str, err)
 		}
 	}
-	if complete {
-		return versions, false, nil
-	}
-	args := append(tokens(len(vkeys)), max(s.opt.VersionTTL.Milliseconds(), 0), s.allKey)
-	versions, err = parseVersions(stampScript.Run(ctx, s.c, vkeys, args...), len(vkeys))
-	return versions, true, err
+	return versions, complete, nil
 }
 
 // validate decodes raw and reports whether every tag it was stored under
