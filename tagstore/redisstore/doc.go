@@ -14,10 +14,15 @@
 // versions on the version slot, no script (a script costs Redis many times
 // what MGET does). So is a miss whose tags all have versions; a miss that
 // meets a missing version (never created, invalidated, evicted) takes a
-// second round trip, a script that creates it. Stamp is the MGET alone, with
+// second round trip, still no script: SET NX of a fresh version for each
+// missing one and MGET of all (a version deleted again in between sends it
+// to a script that does both in one step). Stamp is the MGET alone, with
 // the same second round trip when needed. InvalidateTags is one script on the version slot,
 // O(1) in the number of entries (plus, with L1s, the wait described below). Only InvalidatePattern and Flush walk the
-// namespace (SCAN and UNLINK in batches, never KEYS or FLUSHDB).
+// namespace (SCAN and UNLINK in batches, never KEYS or FLUSHDB). A write
+// marked in flight (MarkWrite, EndWrite, see inflight.go) is two scripts;
+// the end also reads one more version for the caller (EndWriteRead: the
+// driver's schema epoch) and, when its mark was intact, publishes nothing.
 //
 // Restarts. Every new connection marks the namespace "unchecked"; before the
 // next operation is trusted, a script compares the version node's run_id to
