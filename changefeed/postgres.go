@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -37,6 +36,7 @@ type postgres struct {
 	cfg     Config
 	sqlCfg  *pgconn.Config
 	replCfg *pgconn.Config
+	schema  *pgSchema // of the running session
 }
 
 func newPostgres(cfg Config) (*postgres, error) {
@@ -52,22 +52,30 @@ func newPostgres(cfg Config) (*postgres, error) {
 	return &postgres{cfg: cfg, sqlCfg: sqlCfg, replCfg: replCfg}, nil
 }
 
-// relation is what a relation message told about a table.
-type relation struct {
-	schema, name string
-	columns      []string
-}
-
 func (p *postgres) session(ctx context.Context, w *Watcher) error {
 	sqlConn, err := pgconn.ConnectConfig(ctx, p.sqlCfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer sqlConn.Close(context.WithoutCancel(ctx))
-	if err := p.prepare(ctx, w, sqlConn); err != nil {
+	trigger, err := p.prepare(ctx, w, sqlConn)
+	if err != nil {
 		return err
 	}
 	if err := w.schemaEpoch(ctx, sqlparse.DialectPostgres, pgQuerier{sqlConn}); err != nil {
+		return err
+	}
+	rowTags := p.cfg.RowTag != nil
+	if rowTags && !trigger {
+		w.cfg.Logger.Warn("changefeed: without the DDL event trigger, changes invalidate whole tables (row tags need DDL seen in the stream)")
+		rowTags = false
+	}
+	p.schema, err = newPgSchema(ctx, w, p.sqlCfg, rowTags)
+	if err != nil {
+		return err
+	}
+	defer p.schema.conn.Close(context.WithoutCancel(ctx))
+	if err := p.schema.load(ctx, w); err != nil {
 		return err
 	}
 	repl, err := pgconn.ConnectConfig(ctx, p.replCfg)
@@ -111,45 +119,46 @@ func (p *postgres) session(ctx context.Context, w *Watcher) error {
 
 // prepare checks the server, and creates the publication, the DDL trigger
 // and the slot when missing. A new (or lost and re-created) slot starts from
-// now: everything cached before is invalidated.
-func (p *postgres) prepare(ctx context.Context, w *Watcher, c *pgconn.PgConn) error {
+// now: everything cached before is invalidated. It reports whether the DDL
+// trigger is in place.
+func (p *postgres) prepare(ctx context.Context, w *Watcher, c *pgconn.PgConn) (trigger bool, err error) {
 	rows, err := query(ctx, c, "SHOW wal_level")
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(rows) != 1 || rows[0][0] != "logical" {
-		return fmt.Errorf("%w: wal_level is %v, logical replication needs wal_level=logical", ErrConfig, rows)
+		return false, fmt.Errorf("%w: wal_level is %v, logical replication needs wal_level=logical", ErrConfig, rows)
 	}
 	rows, err = query(ctx, c, "SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate FROM pg_publication WHERE pubname = "+quoteLiteral(p.cfg.Publication))
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(rows) == 0 {
 		if _, err := query(ctx, c, "CREATE PUBLICATION "+p.cfg.Publication+" FOR ALL TABLES"); err != nil {
 			var pe *pgconn.PgError
 			if !errors.As(err, &pe) || pe.Code != "42710" { // created meanwhile by a standby
-				return fmt.Errorf("create publication %s: %w", p.cfg.Publication, err)
+				return false, fmt.Errorf("create publication %s: %w", p.cfg.Publication, err)
 			}
 		}
 	} else if rows[0][0] != "t" || rows[0][1] != "t" {
 		w.cfg.Logger.Warn("changefeed: the existing publication does not cover every table and operation; writes it leaves out are not invalidated",
 			"publication", p.cfg.Publication)
 	}
-	p.ensureDDLTrigger(ctx, w, c)
+	trigger = p.ensureDDLTrigger(ctx, w, c)
 
 	rows, err = query(ctx, c, "SELECT coalesce(wal_status, ''), database = current_database(), plugin FROM pg_replication_slots WHERE slot_name = "+quoteLiteral(p.cfg.Slot))
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(rows) == 1 && rows[0][1] != "t" {
-		return fmt.Errorf("%w: replication slot %s belongs to another database", ErrConfig, p.cfg.Slot)
+		return false, fmt.Errorf("%w: replication slot %s belongs to another database", ErrConfig, p.cfg.Slot)
 	}
 	if len(rows) == 1 && rows[0][2] != "pgoutput" {
-		return fmt.Errorf("%w: replication slot %s uses plugin %s, not pgoutput", ErrConfig, p.cfg.Slot, rows[0][2])
+		return false, fmt.Errorf("%w: replication slot %s uses plugin %s, not pgoutput", ErrConfig, p.cfg.Slot, rows[0][2])
 	}
 	if len(rows) == 1 && rows[0][0] == "lost" {
 		if _, err := query(ctx, c, "SELECT pg_drop_replication_slot("+quoteLiteral(p.cfg.Slot)+")"); err != nil {
-			return fmt.Errorf("drop lost slot %s: %w", p.cfg.Slot, err)
+			return false, fmt.Errorf("drop lost slot %s: %w", p.cfg.Slot, err)
 		}
 		rows = nil
 		w.cfg.Logger.Warn("changefeed: the slot lost its WAL; re-creating it", "slot", p.cfg.Slot)
@@ -159,24 +168,27 @@ func (p *postgres) prepare(ctx context.Context, w *Watcher, c *pgconn.PgConn) er
 		if err != nil {
 			var pe *pgconn.PgError
 			if !errors.As(err, &pe) || pe.Code != "42710" {
-				return fmt.Errorf("create slot %s: %w", p.cfg.Slot, err)
+				return false, fmt.Errorf("create slot %s: %w", p.cfg.Slot, err)
 			}
 		}
 		if err := w.resetNamespace(ctx, "replication slot "+p.cfg.Slot+" created: changes before it are not in the stream"); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return trigger, nil
 }
 
 // ensureDDLTrigger installs an event trigger that emits a logical message
-// for every DDL command, so DDL reaches the stream in commit order. Event
-// triggers need a superuser; without one, DDL is seen only through changed
-// relation messages (the next write to an altered table).
-func (p *postgres) ensureDDLTrigger(ctx context.Context, w *Watcher, c *pgconn.PgConn) {
-	rows, err := query(ctx, c, "SELECT count(*) FROM pg_event_trigger WHERE evtname IN ('"+ddlFunction+"_end', '"+ddlFunction+"_drop')")
+// for every DDL command, so DDL reaches the stream in commit order, and
+// reports whether it is in place. The triggers fire always, in sessions
+// with session_replication_role = replica too. Event triggers need a
+// superuser; without one, DDL is seen only through changed relation
+// messages (the next write to an altered table).
+func (p *postgres) ensureDDLTrigger(ctx context.Context, w *Watcher, c *pgconn.PgConn) bool {
+	check := "SELECT count(*) FROM pg_event_trigger WHERE evtname IN ('" + ddlFunction + "_end', '" + ddlFunction + "_drop') AND evtenabled = 'A'"
+	rows, err := query(ctx, c, check)
 	if err == nil && len(rows) == 1 && rows[0][0] == "2" {
-		return
+		return true
 	}
 	script := `CREATE OR REPLACE FUNCTION ` + ddlFunction + `() RETURNS event_trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog AS $f$
@@ -188,12 +200,16 @@ END $f$;
 DROP EVENT TRIGGER IF EXISTS ` + ddlFunction + `_end;
 DROP EVENT TRIGGER IF EXISTS ` + ddlFunction + `_drop;
 CREATE EVENT TRIGGER ` + ddlFunction + `_end ON ddl_command_end EXECUTE FUNCTION ` + ddlFunction + `();
-CREATE EVENT TRIGGER ` + ddlFunction + `_drop ON sql_drop EXECUTE FUNCTION ` + ddlFunction + `();`
+CREATE EVENT TRIGGER ` + ddlFunction + `_drop ON sql_drop EXECUTE FUNCTION ` + ddlFunction + `();
+ALTER EVENT TRIGGER ` + ddlFunction + `_end ENABLE ALWAYS;
+ALTER EVENT TRIGGER ` + ddlFunction + `_drop ENABLE ALWAYS;`
 	if _, err := c.Exec(ctx, "BEGIN;"+script+"COMMIT").ReadAll(); err != nil {
 		_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK").ReadAll()
 		w.cfg.Logger.Warn("changefeed: cannot install the DDL event trigger; DDL is seen only when an altered table is next written",
 			"err", err)
+		return false
 	}
+	return true
 }
 
 // takeSlot terminates the backend that holds the slot.
@@ -233,7 +249,7 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 	go func() { applyErr <- w.applyLoop(actx, commits) }()
 	var acked atomic.Uint64 // end of the last transaction the store acknowledged
 
-	rels := map[uint32]relation{}
+	rels := map[uint32]*relation{}
 	var tx *commit
 	var reported pglogrepl.LSN
 	lastStatus := time.Now()
@@ -306,27 +322,32 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 			}
 			switch m := lm.(type) {
 			case *pglogrepl.RelationMessage:
-				r := relation{schema: m.Namespace, name: m.RelationName}
-				for _, c := range m.Columns {
-					r.columns = append(r.columns, c.Name+" "+strconv.FormatUint(uint64(c.DataType), 10))
-				}
-				if old, ok := rels[m.RelationID]; ok && tx != nil &&
-					(old.schema != r.schema || old.name != r.name || !slices.Equal(old.columns, r.columns)) {
-					// The table changed shape (or name) since we last saw it.
-					tx.all, tx.ddl = true, true
+				r := &relation{schema: m.Namespace, name: m.RelationName, ident: m.ReplicaIdentity, columns: m.Columns}
+				if old, ok := rels[m.RelationID]; ok {
+					// Sent again: the relation's cache was invalidated, an
+					// ALTER among the reasons. Read the schema again before
+					// naming its rows.
+					p.schema.stale = true
+					if tx != nil && !old.sameShape(r) {
+						// The table changed shape (or name, or key) since
+						// we last saw it.
+						tx.all, tx.ddl = true, true
+					}
 				}
 				rels[m.RelationID] = r
 			case *pglogrepl.BeginMessage:
 				tx = &commit{}
 			case *pglogrepl.InsertMessage:
-				p.touch(tx, rels, m.RelationID)
+				err = p.rowChange(ctx, w, tx, rels, m.RelationID, false, nil, m.Tuple)
 			case *pglogrepl.UpdateMessage:
-				p.touch(tx, rels, m.RelationID)
+				err = p.rowChange(ctx, w, tx, rels, m.RelationID, true, m.OldTuple, m.NewTuple)
 			case *pglogrepl.DeleteMessage:
-				p.touch(tx, rels, m.RelationID)
+				err = p.rowChange(ctx, w, tx, rels, m.RelationID, false, m.OldTuple, nil)
 			case *pglogrepl.TruncateMessage:
 				for _, id := range m.RelationIDs {
-					p.touch(tx, rels, id)
+					if err = p.touch(ctx, w, tx, rels, id); err != nil {
+						break
+					}
 				}
 			case *pglogrepl.LogicalDecodingMessage:
 				if tx == nil {
@@ -340,10 +361,17 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 				case ddlPrefix:
 					tx.all, tx.ddl = true, true
 					tx.events++
+					p.schema.stale = true
 				}
 			case *pglogrepl.CommitMessage:
 				if tx == nil {
 					return errors.New("stream: commit without begin")
+				}
+				if m.CommitLSN < p.schema.since {
+					// The schema was read after this commit: a DDL it
+					// reflects may follow in the stream, so no heartbeat
+					// vouches for what came before that DDL (see pgSchema).
+					tx.beat = time.Time{}
 				}
 				end := m.TransactionEndLSN
 				tx.at, tx.read, tx.pos = m.CommitTime, time.Now(), end.String()
@@ -355,23 +383,30 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 				}
 				tx = nil
 			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 }
 
-// touch adds a table's tag to the transaction; an unknown relation
-// invalidates everything.
-func (p *postgres) touch(tx *commit, rels map[uint32]relation, id uint32) {
+// touch adds a relation's table tags to the transaction (its own and its
+// inheritance tree's); an unknown relation invalidates everything.
+func (p *postgres) touch(ctx context.Context, w *Watcher, tx *commit, rels map[uint32]*relation, id uint32) error {
 	if tx == nil {
-		return
+		return nil
 	}
 	r, ok := rels[id]
-	if !ok {
+	if !ok || tx.all {
 		tx.all = true
 		tx.events++
-		return
+		return nil
 	}
-	tx.touch(p.cfg.TableTag(r.schema, r.name))
+	if err := p.fresh(ctx, w, r); err != nil {
+		return err
+	}
+	p.touchTable(tx, r)
+	return nil
 }
 
 // query runs sql (simple protocol) and returns its rows as text.
