@@ -90,6 +90,8 @@ func TestPostgresRowTags(t *testing.T) {
 		CREATE TABLE app.full (id int PRIMARY KEY, v text); ALTER TABLE app.full REPLICA IDENTITY FULL;
 		CREATE TABLE app.idx (id int PRIMARY KEY, code int NOT NULL UNIQUE, v text);
 		ALTER TABLE app.idx REPLICA IDENTITY USING INDEX idx_code_key;
+		CREATE TABLE app.sub (a int NOT NULL UNIQUE, b int, v text, PRIMARY KEY (a, b));
+		ALTER TABLE app.sub REPLICA IDENTITY USING INDEX sub_a_key;
 		CREATE TABLE app.nothing (id int PRIMARY KEY, v text); ALTER TABLE app.nothing REPLICA IDENTITY NOTHING;
 		CREATE TABLE app.nokey (id int, v text);
 		CREATE TABLE app.num (id numeric PRIMARY KEY, v text);
@@ -105,6 +107,7 @@ func TestPostgresRowTags(t *testing.T) {
 		INSERT INTO app.comp VALUES (1, 'x', 1);
 		INSERT INTO app.full VALUES (1, 'a');
 		INSERT INTO app.idx VALUES (1, 10, 'a');
+		INSERT INTO app.sub VALUES (1, 1, 'a');
 		INSERT INTO app.parted VALUES (1, 1, 'a');
 		INSERT INTO app.pk VALUES (1, 'c1', 'a');
 		INSERT INTO app.pkf VALUES (1, 'c1', 'a');`)
@@ -134,6 +137,8 @@ func TestPostgresRowTags(t *testing.T) {
 		// carries no old key.
 		{"identity using index", "UPDATE app.idx SET id = 2", []string{"table:app.idx"}},
 		{"identity using index insert", "INSERT INTO app.idx VALUES (3, 30, 'c')", []string{"table:app.idx"}},
+		// The identity is part of the key.
+		{"identity using index in the key", "UPDATE app.sub SET b = 2", []string{"table:app.sub"}},
 		{"identity nothing", "INSERT INTO app.nothing VALUES (1, 'a')", []string{"table:app.nothing"}},
 		{"no primary key", "INSERT INTO app.nokey VALUES (1, 'a')", []string{"table:app.nokey"}},
 		{"inexact key type", "INSERT INTO app.num VALUES (1, 'a')", []string{"table:app.num"}},
