@@ -195,7 +195,9 @@ func TestPostgresRowTags(t *testing.T) {
 	}
 
 	t.Run("attached later", func(t *testing.T) {
-		rec.during(t, func() { pgExec(t, url, "CREATE TABLE app.parted_3 (id int, region int, v text, PRIMARY KEY (id, region))") })
+		rec.during(t, func() {
+			pgExec(t, url, "CREATE TABLE app.parted_3 (id int, region int, v text, PRIMARY KEY (id, region))")
+		})
 		got := rec.during(t, func() { pgExec(t, url, "INSERT INTO app.parted_3 VALUES (1, 3, 'a')") })
 		if want := []string{"row:app.parted_3(id=1,region=3)", "set:app.parted_3"}; !slices.Equal(got, want) {
 			t.Errorf("before attaching: %q, want %q", got, want)
