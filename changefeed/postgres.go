@@ -30,6 +30,8 @@ const (
 	heartbeatPrefix = "yoked.heartbeat"
 	ddlPrefix       = "yoked.ddl"
 	ddlFunction     = "yoked_changefeed_ddl"
+	// ddlTriggerCheck answers 2 when both DDL triggers are in place.
+	ddlTriggerCheck = "SELECT count(*) FROM pg_event_trigger WHERE evtname IN ('" + ddlFunction + "_end', '" + ddlFunction + "_drop') AND evtenabled = 'A'"
 )
 
 type postgres struct {
@@ -185,8 +187,7 @@ func (p *postgres) prepare(ctx context.Context, w *Watcher, c *pgconn.PgConn) (t
 // superuser; without one, DDL is seen only through changed relation
 // messages (the next write to an altered table).
 func (p *postgres) ensureDDLTrigger(ctx context.Context, w *Watcher, c *pgconn.PgConn) bool {
-	check := "SELECT count(*) FROM pg_event_trigger WHERE evtname IN ('" + ddlFunction + "_end', '" + ddlFunction + "_drop') AND evtenabled = 'A'"
-	rows, err := query(ctx, c, check)
+	rows, err := query(ctx, c, ddlTriggerCheck)
 	if err == nil && len(rows) == 1 && rows[0][0] == "2" {
 		return true
 	}

@@ -93,6 +93,14 @@ func (s *pgSchema) load(ctx context.Context, w *Watcher) error {
 		} else {
 			s.cat = cat
 		}
+		// Checked after the catalog: a trigger dropped or disabled since
+		// the session started leaves DDL out of the stream.
+		if rows, err := query(ctx, s.conn, ddlTriggerCheck); err != nil || len(rows) != 1 || rows[0][0] != "2" {
+			if s.cat != nil {
+				w.cfg.Logger.Warn("changefeed: the DDL event trigger is gone or disabled; changes invalidate whole tables", "err", err)
+			}
+			s.cat = nil
+		}
 	}
 	rows, err := query(ctx, s.conn, pgInheritAll)
 	if err != nil {

@@ -215,6 +215,7 @@ func TestPostgresRowTags(t *testing.T) {
 	t.Run("without the ddl trigger", func(t *testing.T) {
 		pgExec(t, url, `CREATE ROLE feeder LOGIN REPLICATION;
 			DROP EVENT TRIGGER yoked_changefeed_ddl_end; DROP EVENT TRIGGER yoked_changefeed_ddl_drop`)
+		firstRec := rec
 		rec := &recorder{Store: newMemory(t), tags: map[string]bool{}}
 		start(t, changefeed.Config{Dialect: "postgres", Source: strings.Replace(url, "postgres@", "feeder@", 1), Store: rec,
 			RowTag: yoked.RowTag, SetTag: yoked.SetTag, Slot: "noddl"})
@@ -222,6 +223,14 @@ func TestPostgresRowTags(t *testing.T) {
 		got := rec.during(t, func() { pgExec(t, url, "INSERT INTO app.k VALUES (7, 'g')") })
 		if want := []string{"table:app.k"}; !slices.Equal(got, want) {
 			t.Errorf("invalidated %q, want %q: DDL is not in the stream, the key may be stale", got, want)
+		}
+		// The first watcher, which started with the trigger, reads the
+		// schema again after the next ALTER (no DDL message now, but the
+		// relation message is sent again) and finds the trigger gone.
+		pgExec(t, url, "ALTER TABLE app.k ALTER COLUMN v SET DEFAULT 'x'")
+		got = firstRec.during(t, func() { pgExec(t, url, "INSERT INTO app.k VALUES (8, 'h')") })
+		if want := []string{"table:app.k"}; !slices.Equal(got, want) {
+			t.Errorf("the watcher that started with the trigger invalidated %q, want %q", got, want)
 		}
 	})
 }
