@@ -16,6 +16,11 @@
 //     streaming resumes. MySQL and MariaDB positions are GTID sets when the
 //     server has GTIDs, binlog file and offset otherwise.
 //   - DDL invalidates everything and bumps SchemaTag.
+//   - PostgreSQL: a change of a table in an inheritance tree (partitions,
+//     inheritance) invalidates every table of the tree; with Config.RowTag
+//     and SetTag, a change of another table invalidates the rows it changed,
+//     by primary key, where the stream and the schema catalog prove the key
+//     (docs/changefeed.md, Row tags), and the table elsewhere.
 //   - MySQL/MariaDB: a change to a table also invalidates the tables its
 //     foreign keys' actions change (the row binlog leaves those rows out),
 //     read from the schema catalog; everything when the catalog cannot be
