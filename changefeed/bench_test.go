@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/yokedcache/yoked/changefeed"
+	yoked "github.com/yokedcache/yoked/driver"
 	"github.com/yokedcache/yoked/internal/testenv"
 	"github.com/yokedcache/yoked/tagstore/redisstore"
 )
@@ -22,17 +23,27 @@ func BenchmarkPostgresEvents(b *testing.B) {
 	for _, bc := range []struct {
 		name      string
 		txs, rows int
+		rowTags   bool // a primary key, and the feed invalidates rows
 	}{
-		{"single-row", 5000, 1},
-		{"10k-row", 20, 10000},
+		{"single-row", 5000, 1, false},
+		{"10k-row", 20, 10000, false},
+		{"single-row/row-tags", 5000, 1, true},
+		{"10k-row/row-tags", 20, 10000, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			pg := testenv.StartPostgres(b)
 			store := redisStore(b, testenv.Redis(b))
-			pgExec(b, pg.URL(), `CREATE TABLE t (id int);
+			table := "CREATE TABLE t (id int)"
+			if bc.rowTags {
+				table = "CREATE TABLE t (k bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id int)"
+			}
+			pgExec(b, pg.URL(), table+`;
 				CREATE PROCEDURE fill(txs int, rows int) LANGUAGE plpgsql AS $$
-				BEGIN FOR i IN 1..txs LOOP INSERT INTO t SELECT generate_series(1, rows); COMMIT; END LOOP; END $$`)
+				BEGIN FOR i IN 1..txs LOOP INSERT INTO t (id) SELECT generate_series(1, rows); COMMIT; END LOOP; END $$`)
 			cfg := changefeed.Config{Dialect: "postgres", Source: pg.URL(), Store: store}
+			if bc.rowTags {
+				cfg.RowTag, cfg.SetTag = yoked.RowTag, yoked.SetTag
+			}
 			r := start(b, cfg) // creates the slot
 			eventually(b, 10*time.Second, "heartbeat", func() bool { return !heartbeat(b, store).IsZero() })
 			r.stop(b)
