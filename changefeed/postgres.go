@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -113,7 +114,14 @@ func (p *postgres) session(ctx context.Context, w *Watcher) error {
 		defer close(beating)
 		hbErr <- p.emitHeartbeats(hctx, sqlConn)
 	}()
-	err = p.stream(ctx, w, repl, hbErr)
+	vis, err := pgconn.ConnectConfig(ctx, p.sqlCfg)
+	if err != nil {
+		stopBeats()
+		<-beating
+		return fmt.Errorf("connect for visibility: %w", err)
+	}
+	defer vis.Close(context.WithoutCancel(ctx))
+	err = p.stream(ctx, w, repl, vis, hbErr)
 	stopBeats()
 	<-beating // before sqlConn closes
 	return err
@@ -242,12 +250,24 @@ func (p *postgres) emitHeartbeats(ctx context.Context, c *pgconn.PgConn) error {
 	}
 }
 
-func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, hbErr <-chan error) error {
+func (p *postgres) stream(ctx context.Context, w *Watcher, conn, vis *pgconn.PgConn, hbErr <-chan error) error {
 	actx, stopApply := context.WithCancel(ctx)
-	defer stopApply()
 	commits := make(chan *commit, maxBatch)
 	applyErr := make(chan error, 1)
 	go func() { applyErr <- w.applyLoop(actx, commits) }()
+	// Commits go to the store only once other sessions see them (gate).
+	decoded := make(chan decodedCommit, maxBatch)
+	gateErr := make(chan error, 1)
+	gated := make(chan struct{})
+	go func() {
+		defer close(gated)
+		gateErr <- gate(actx, vis, decoded, commits)
+	}()
+	defer func() {
+		stopApply()
+		<-gated // before vis closes
+	}()
+	var xid uint32
 	var acked atomic.Uint64 // end of the last transaction the store acknowledged
 
 	rels := map[uint32]*relation{}
@@ -271,6 +291,8 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 		case err := <-hbErr:
 			return err
 		case err := <-applyErr:
+			return err
+		case err := <-gateErr:
 			return err
 		default:
 		}
@@ -337,7 +359,7 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 				}
 				rels[m.RelationID] = r
 			case *pglogrepl.BeginMessage:
-				tx = &commit{}
+				tx, xid = &commit{}, m.Xid
 			case *pglogrepl.InsertMessage:
 				err = p.rowChange(ctx, w, tx, rels, m.RelationID, false, nil, m.Tuple)
 			case *pglogrepl.UpdateMessage:
@@ -378,8 +400,10 @@ func (p *postgres) stream(ctx context.Context, w *Watcher, conn *pgconn.PgConn, 
 				tx.at, tx.read, tx.pos = m.CommitTime, time.Now(), end.String()
 				tx.ack = func() { acked.Store(uint64(end)) }
 				select {
-				case commits <- tx:
+				case decoded <- decodedCommit{tx, xid}:
 				case err := <-applyErr:
+					return err
+				case err := <-gateErr:
 					return err
 				}
 				tx = nil
@@ -437,3 +461,110 @@ func (q pgQuerier) Query(ctx context.Context, sql string) ([][]string, error) {
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// decodedCommit is a transaction read from the stream, with its xid.
+type decodedCommit struct {
+	tx  *commit
+	xid uint32
+}
+
+// gate passes decoded transactions on to out, in stream order, once they
+// are visible to new snapshots. A commit reaches the WAL, and the stream,
+// before the committing session leaves the list of running transactions
+// (a synchronous standby's answer, or the scheduler, can hold it there): a
+// read in between sees the old rows and may cache them. Invalidated before
+// the change is visible, that entry would outlive it; invalidated after,
+// it cannot. One snapshot is read per batch of transactions waiting.
+func gate(ctx context.Context, c *pgconn.PgConn, in <-chan decodedCommit, out chan<- *commit) error {
+	var queue []decodedCommit
+	for {
+		if len(queue) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case d := <-in:
+				queue = append(queue, d)
+			}
+		}
+	drain:
+		for len(queue) < maxBatch {
+			select {
+			case d := <-in:
+				queue = append(queue, d)
+			default:
+				break drain
+			}
+		}
+		rows, err := query(ctx, c, "SELECT pg_current_snapshot()")
+		if err != nil {
+			return fmt.Errorf("read a snapshot: %w", err)
+		}
+		if len(rows) != 1 || len(rows[0]) != 1 {
+			return fmt.Errorf("read a snapshot: %v", rows)
+		}
+		snap, err := parseSnapshot(rows[0][0])
+		if err != nil {
+			return err
+		}
+		n := 0
+		for n < len(queue) && snap.visible(queue[n].xid) {
+			select {
+			case out <- queue[n].tx:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			n++
+		}
+		queue = append(queue[:0], queue[n:]...)
+		if len(queue) > 0 && n == 0 {
+			sleep(ctx, time.Millisecond) // its session is still finishing the commit
+		}
+	}
+}
+
+// snapshot is a pg_current_snapshot(): xids below xmin are complete, xids
+// from xmax on are not, and those in xip were running.
+type snapshot struct {
+	xmin, xmax uint64
+	xip        []uint64
+}
+
+func parseSnapshot(s string) (snapshot, error) {
+	var sn snapshot
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return sn, fmt.Errorf("snapshot %q", s)
+	}
+	var err error
+	if sn.xmin, err = strconv.ParseUint(parts[0], 10, 64); err != nil {
+		return sn, fmt.Errorf("snapshot %q: %w", s, err)
+	}
+	if sn.xmax, err = strconv.ParseUint(parts[1], 10, 64); err != nil {
+		return sn, fmt.Errorf("snapshot %q: %w", s, err)
+	}
+	if parts[2] != "" {
+		for _, x := range strings.Split(parts[2], ",") {
+			v, err := strconv.ParseUint(x, 10, 64)
+			if err != nil {
+				return sn, fmt.Errorf("snapshot %q: %w", s, err)
+			}
+			sn.xip = append(sn.xip, v)
+		}
+	}
+	return sn, nil
+}
+
+// visible reports whether the committed transaction xid (32 bits, as the
+// stream gives it) is visible in the snapshot. The xid is recent: within
+// 2^31 of xmax, above it too (committed, not yet complete). xid 0 (none)
+// is visible.
+func (sn snapshot) visible(xid uint32) bool {
+	if xid == 0 {
+		return true
+	}
+	x := uint64(int64(sn.xmax) + int64(int32(xid-uint32(sn.xmax))))
+	if x < sn.xmin {
+		return true
+	}
+	return x < sn.xmax && !slices.Contains(sn.xip, x)
+}

@@ -190,7 +190,7 @@ type relation struct {
 
 	gen    int
 	tables [][2]string // its inheritance tree (itself excluded); nil: none
-	key    *pgRowKey     // nil: changes are by table
+	key    *pgRowKey   // nil: changes are by table
 }
 
 // sameShape reports whether a relation message describes the relation as

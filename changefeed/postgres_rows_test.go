@@ -3,12 +3,15 @@ package changefeed_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/yokedcache/yoked/changefeed"
 	yoked "github.com/yokedcache/yoked/driver"
@@ -365,5 +368,53 @@ func rowTagsReader(t *testing.T, url string) {
 	}
 	if v != "uno" || cache.Stats().Hits > hits {
 		t.Errorf("partitioned table after its partition changed: %q (hit %v), want the new value", v, cache.Stats().Hits > hits)
+	}
+
+	// A commit is in the WAL, and in the stream, before other sessions see
+	// it. A synchronous standby that never answers holds one there: the
+	// writer waits after its commit record, its change invisible. Reads
+	// meanwhile see the old row and may cache it; the feed must invalidate
+	// the row only once the change is visible, or that entry outlives it.
+	for _, q := range []string{"ALTER SYSTEM SET synchronous_commit = 'local'",
+		"ALTER SYSTEM SET synchronous_standby_names = 'ghost'", "SELECT pg_reload_conf()"} {
+		pgExec(t, url, q)
+	}
+	t.Cleanup(func() {
+		for _, q := range []string{"ALTER SYSTEM RESET synchronous_commit", "ALTER SYSTEM RESET synchronous_standby_names",
+			"SELECT pg_reload_conf()"} {
+			pgExec(t, url, q)
+		}
+	})
+	read()
+	if v, hit := read(); !hit || v != "uno" {
+		t.Fatalf("before the held commit: %q, hit %v", v, hit)
+	}
+	w, err := pgconn.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	held := make(chan error, 1)
+	go func() {
+		_, err := w.Exec(ctx, "SET synchronous_commit = on; UPDATE kv SET v = 'held' WHERE id = 1").ReadAll()
+		held <- err
+	}()
+	eventually(t, 10*time.Second, "the held commit in the WAL", func() bool {
+		return pgValue(t, url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") == "1"
+	})
+	for range 20 { // reads while the change is committed but not visible
+		if v, _ := read(); v != "uno" {
+			t.Fatalf("read %q before the held commit was visible", v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pgExec(t, url, fmt.Sprintf("SELECT pg_cancel_backend(%d)", w.PID()))
+	if err := <-held; err != nil {
+		t.Fatalf("held commit: %v", err)
+	}
+	after := time.Now()
+	eventually(t, 10*time.Second, "heartbeat after the held commit", func() bool { return heartbeat(t, store).After(after) })
+	if v, hit := read(); v != "held" {
+		t.Errorf("after the held commit became visible: %q (hit %v), want the new value", v, hit)
 	}
 }
