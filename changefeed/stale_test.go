@@ -272,7 +272,10 @@ func runStaleCheck(t *testing.T, env staleSetup) {
 	store, db, chk := run.store, run.db, run.chk
 	const ttl = time.Second
 	cfg := func(holder string, s changefeed.Store) changefeed.Config {
-		return changefeed.Config{Dialect: env.dialect, Source: env.source, Store: s, LeaseTTL: ttl, Holder: holder}
+		// Row tags on, as yokedcache watch runs by default: the readers
+		// read by key and the writers write by key.
+		return changefeed.Config{Dialect: env.dialect, Source: env.source, Store: s, LeaseTTL: ttl, Holder: holder,
+			RowTag: yoked.RowTag, SetTag: yoked.SetTag}
 	}
 	a := &crashable{Store: store}
 	ra := start(t, cfg("a", a))
