@@ -260,7 +260,8 @@ func targets(w io.Writer, res map[string]result) {
 	if rh["lookup/get"] != 0 { // interleaved in one run: less noise than two runs
 		bare, hit = rh["get-µs"]*1e3, rh["lookup-µs"]*1e3
 	}
-	mixRedis := res["Mixed/postgres/redis"].metrics["ops/s"]
+	mixRedis := res["Mixed/postgres/redis"].metrics["ops/s"]         // table tags
+	mixRedisRows := res["Mixed/postgres/redis+rows"].metrics["ops/s"] // row tags, the default
 	mixL1 := res["Mixed/postgres/redis+l1+rows"].metrics["ops/s"]
 	inv1, invM := ns("redis.Invalidate/entries=1"), ns("redis.Invalidate/entries=1000000")
 	minv1, minvM := ns("memory.InvalidateTags/entries=1"), ns("memory.InvalidateTags/entries=1000000")
@@ -291,7 +292,8 @@ func targets(w io.Writer, res map[string]result) {
 		{"miss ≤ 1.10× raw PostgreSQL (paired medians)", res["Paired/miss/postgres"].metrics["yoked/base"], 1.10, false, fmt.Sprintf("yoked's own work: %s per miss over the no-op driver", dur(1e3*(res["Paired/miss/floor"].metrics["yoked-µs"]-res["Paired/miss/floor"].metrics["base-µs"])))},
 		{"autocommit write ≤ 1.05× raw PostgreSQL (paired medians)", res["Paired/write/postgres"].metrics["yoked/base"], 1.05, false, fmt.Sprintf("yoked's own work: %s per write over the no-op driver", dur(1e3*(res["Paired/write/floor"].metrics["yoked-µs"]-res["Paired/write/floor"].metrics["base-µs"])))},
 		{"mixed load ≥ 10× raw throughput (memory)", div(mixMem, mixRaw), 10, true, fmt.Sprintf("%.0f vs %.0f ops/s; bound with every read free: %s", mixMem, mixRaw, ratio(20*res["Mixed/postgres/writes-only"].metrics["ops/s"], mixRaw))},
-		{"mixed load ≥ 1× raw throughput (Redis, no L1)", div(mixRedis, mixRaw), 1, true, fmt.Sprintf("%.0f vs %.0f ops/s", mixRedis, mixRaw)},
+		{"mixed load ≥ 1× raw throughput (Redis, no L1, row tags: the Redis default with ?l1=false)", div(mixRedisRows, mixRaw), 1, true, fmt.Sprintf("%.0f vs %.0f ops/s", mixRedisRows, mixRaw)},
+		{"mixed load ≥ 1× raw throughput (Redis, no L1, table tags)", div(mixRedis, mixRaw), 1, true, fmt.Sprintf("%.0f vs %.0f ops/s", mixRedis, mixRaw)},
 		{"mixed load ≥ 5× raw throughput (Redis+L1, the Redis defaults)", div(mixL1, mixRaw), 5, true, fmt.Sprintf("%.0f vs %.0f ops/s", mixL1, mixRaw)},
 	}
 	fmt.Fprintln(w, "## Targets")
