@@ -260,7 +260,7 @@ func targets(w io.Writer, res map[string]result) {
 	if rh["lookup/get"] != 0 { // interleaved in one run: less noise than two runs
 		bare, hit = rh["get-µs"]*1e3, rh["lookup-µs"]*1e3
 	}
-	mixRedis := res["Mixed/postgres/redis"].metrics["ops/s"]         // table tags
+	mixRedis := res["Mixed/postgres/redis"].metrics["ops/s"]          // table tags
 	mixRedisRows := res["Mixed/postgres/redis+rows"].metrics["ops/s"] // row tags, the default
 	mixL1 := res["Mixed/postgres/redis+l1+rows"].metrics["ops/s"]
 	inv1, invM := ns("redis.Invalidate/entries=1"), ns("redis.Invalidate/entries=1000000")
