@@ -226,7 +226,7 @@ func TestMySQLRowTagsReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(k int) (v int, hit bool) {
+	readAs := func(t testing.TB, k int) (v int, hit bool) {
 		t.Helper()
 		before := cache.Stats().Hits
 		if err := db.QueryRow("SELECT v FROM kv WHERE k = ?", k).Scan(&v); err != nil {
@@ -234,6 +234,7 @@ func TestMySQLRowTagsReader(t *testing.T) {
 		}
 		return v, cache.Stats().Hits > before
 	}
+	read := func(k int) (v int, hit bool) { t.Helper(); return readAs(t, k) }
 	// write updates through the raw driver and waits for a heartbeat that
 	// vouches for it.
 	write := func(q string) {
@@ -275,5 +276,59 @@ func TestMySQLRowTagsReader(t *testing.T) {
 	}
 	if v, hit := read(1); !hit || v != 11 {
 		t.Fatalf("row 1 read again: %d, hit %v; want a hit of 11", v, hit)
+	}
+
+	t.Run("held commit", func(t *testing.T) {
+		heldCommit(t, admin, raw, store, func(k int) (int, bool) { t.Helper(); return readAs(t, k) })
+	})
+}
+
+// heldCommit: a commit is in the binlog, and sent to replicas, before other
+// sessions see it. Semi-synchronous replication waiting AFTER_SYNC for
+// a replica that never answers (the watcher does not acknowledge) holds
+// one there: the writer waits between the binlog and the InnoDB commit,
+// its change invisible. Reads meanwhile see the old row and cache it;
+// the feed must invalidate the row again once the change is visible, or
+// that entry outlives it.
+func heldCommit(t *testing.T, admin, raw *sql.DB, store changefeed.Coordinator, read func(k int) (int, bool)) {
+	t.Skip("known bug: the MySQL/MariaDB feed invalidates a transaction when its XID arrives, before InnoDB makes it visible; a read in between caches the old row under the new tag versions (docs/changefeed.md, What is guaranteed, 3)")
+	myExec(t, admin, "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC",
+		"SET GLOBAL rpl_semi_sync_master_wait_no_slave = ON", "SET GLOBAL rpl_semi_sync_master_timeout = 120000",
+		"SET GLOBAL rpl_semi_sync_master_enabled = ON")
+	t.Cleanup(func() { myExec(t, admin, "SET GLOBAL rpl_semi_sync_master_enabled = OFF") })
+	held := make(chan error, 1)
+	go func() {
+		_, err := raw.Exec("UPDATE kv SET v = 12 WHERE k = 1")
+		held <- err
+	}()
+	eventually(t, 10*time.Second, "the held commit in the binlog", func() bool {
+		var n int
+		err := admin.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%semi-sync%' AND INFO LIKE 'UPDATE kv%'").Scan(&n)
+		return err == nil && n == 1
+	})
+	// The feed reads the held commit and invalidates row 1: a read misses,
+	// sees the old row (the change is not visible) and caches it.
+	eventually(t, 10*time.Second, "the held commit invalidated by the feed", func() bool {
+		v, hit := read(1)
+		if v != 11 {
+			t.Fatalf("read %d before the held commit was visible", v)
+		}
+		return !hit
+	})
+	for range 10 { // more reads while the change is committed but not visible
+		if v, _ := read(1); v != 11 {
+			t.Fatalf("read %d before the held commit was visible", v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Turning semi-sync off releases the waiting commit.
+	myExec(t, admin, "SET GLOBAL rpl_semi_sync_master_enabled = OFF")
+	if err := <-held; err != nil {
+		t.Fatalf("held commit: %v", err)
+	}
+	after := time.Now()
+	eventually(t, 10*time.Second, "heartbeat after the held commit", func() bool { return heartbeat(t, store).After(after) })
+	if v, hit := read(1); v != 12 {
+		t.Errorf("row 1 after the held commit became visible: %d (hit %v), want 12", v, hit)
 	}
 }
