@@ -91,3 +91,29 @@ func TestReportTargets(t *testing.T) {
 		}
 	}
 }
+
+// The Redis store's benchmarks (package redisstore) feed their targets:
+// the O(1) invalidation and the fence medians, reported as metrics.
+func TestReportRedisStoreTargets(t *testing.T) {
+	res, err := parse(strings.NewReader(`pkg: github.com/yokedcache/yoked/tagstore/redisstore
+BenchmarkInvalidate/entries=1-2         	   12930	     84344 ns/op
+BenchmarkInvalidate/entries=1000000-2   	   15649	     76526 ns/op
+BenchmarkInvalidateFence/single-2       	    2532	    466346 ns/op	         0 fences/op	       159.9 l1-writer-µs	         2.008 l1-writer/plain	        79.64 plain-µs	       151.5 writer-µs	         1.902 writer/plain
+BenchmarkInvalidateFence/cluster-2      	    2131	    560017 ns/op	         0 fences/op	       183.1 l1-writer-µs	         1.637 l1-writer/plain	       111.8 plain-µs	       173.8 writer-µs	         1.555 writer/plain
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	report(&b, res)
+	for _, want := range []string{
+		"| O(1) invalidation, Redis: 1M entries ÷ 1 entry | 0.91× | yes | 76.5 µs vs 84.3 µs |",
+		"| invalidation acknowledged by another L1 ≤ 2× plain (one node, writer with L1) | 2.01× | **no** | 159.9 µs vs 79.6 µs |",
+		"| invalidation acknowledged by another L1 ≤ 2× plain (one node, writer without L1) | 1.90× | yes | 151.5 µs vs 79.6 µs |",
+		"| invalidation acknowledged by another L1 ≤ 2× plain (Cluster, writer without L1) | 1.55× | yes | 173.8 µs vs 111.8 µs |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
