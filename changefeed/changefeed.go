@@ -457,6 +457,10 @@ type commit struct {
 	beat   time.Time // a heartbeat travelled in it
 	pos    string    // stream position after it
 	ack    func()    // acknowledges pos to the source (nil: nothing to do)
+	// MySQL: unseen is a transaction that may not be visible yet when read
+	// (it ended in an XID), probe a row it changed (mysql_visible.go).
+	unseen bool
+	probe  *probe
 }
 
 func (c *commit) touch(tag string) {

@@ -98,7 +98,7 @@ func (m *mysqlSource) session(ctx context.Context, w *Watcher) error {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(2)
+	db.SetMaxOpenConns(3) // heartbeats, the catalog, the visibility probe
 	flavor, err := m.check(ctx, w, db)
 	if err != nil {
 		return err
@@ -108,7 +108,11 @@ func (m *mysqlSource) session(ctx context.Context, w *Watcher) error {
 	}
 	start, set, err := m.startPosition(ctx, w, db, flavor)
 	if err == nil {
-		err = m.stream(ctx, w, db, flavor, start, set)
+		var vis *visibility
+		if vis, err = newVisibility(ctx, db); err == nil {
+			err = m.stream(ctx, w, db, vis, flavor, start, set)
+			vis.close()
+		}
 	}
 	if errors.Is(err, errPositionGone) {
 		w.cfg.Logger.Warn("changefeed: saved binlog position is gone", "position", start, "err", err)
@@ -253,7 +257,7 @@ type evOrErr struct {
 	err error
 }
 
-func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor string, start streamPos, set gomysql.GTIDSet) error {
+func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, vis *visibility, flavor string, start streamPos, set gomysql.GTIDSet) error {
 	casc, err := m.loadCascades(ctx, w, db) // before the first heartbeat marker
 	if err != nil {
 		return fmt.Errorf("read foreign keys: %w", err)
@@ -322,9 +326,20 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 			}
 		}
 	}()
+	// Commits go to the apply loop once visible (vis.gate).
 	commits := make(chan *commit, maxBatch)
-	applyErr := make(chan error, 1)
-	go func() { applyErr <- w.applyLoop(sctx, commits) }()
+	visible := make(chan *commit, maxBatch)
+	applyErr := make(chan error, 2)
+	gated := make(chan struct{})
+	go func() { applyErr <- w.applyLoop(sctx, visible) }()
+	go func() {
+		defer close(gated)
+		applyErr <- vis.gate(sctx, w, commits, visible)
+	}()
+	defer func() {
+		cancel()
+		<-gated // before vis closes
+	}()
 	enqueue := func(c *commit) error {
 		select {
 		case commits <- c:
@@ -402,6 +417,9 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 					key = casc.keyOf(x.Table, read.file != "" && at.atLeast(casc.since))
 				}
 				m.touchRows(tx, x.Type(), x.Rows, x.SkippedColumns, key, m.cfg.TableTag(schema, table))
+				if p := vis.probeOf(ctx, x); p != nil {
+					tx.probe = p
+				}
 				also, all := casc.of(schema, table, m.cfg.TableTag)
 				for _, t := range also {
 					tx.tags[t] = struct{}{}
@@ -416,7 +434,7 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 				if c == nil {
 					c = &commit{}
 				}
-				c.all = true
+				c.all, c.unseen = true, true
 				c.events++
 				compressedOnce.Do(func() {
 					w.cfg.Logger.Warn("changefeed: compressed binlog transactions (binlog_transaction_compression=ON) invalidate everything; turn it off for per-table invalidation")
@@ -426,6 +444,7 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 				}
 			case *replication.XIDEvent:
 				if tx != nil {
+					tx.unseen = true
 					if err := done(tx); err != nil {
 						return err
 					}
@@ -453,7 +472,11 @@ func (m *mysqlSource) stream(ctx context.Context, w *Watcher, db *sql.DB, flavor
 						c = &commit{}
 					}
 					c.all, c.ddl = true, isDDL(q)
+					c.unseen = !c.ddl // DML logged as a statement
 					c.events++
+					if c.ddl {
+						vis.schemaChanged()
+					}
 					if err := done(c); err != nil {
 						return err
 					}
