@@ -658,7 +658,7 @@ type Stats struct {
 	Heartbeat     time.Time     // last heartbeat written (zero: none yet)
 	Events        uint64        // row changes and DDL read from committed transactions
 	Transactions  uint64        // committed transactions applied
-	Invalidations uint64        // tags invalidated (a whole-namespace invalidation counts one)
+	Invalidations uint64        // tags invalidated (a whole-namespace invalidation counts one; MySQL counts both of a transaction's)
 	Resets        uint64        // whole-namespace invalidations for a new or lost position
 	Errors        uint64        // failures (connection, stream, store), each retried
 	LastError     string        // the last failure
@@ -670,7 +670,8 @@ type Stats struct {
 	// the network's and the scheduler's share; zero for MySQL, whose binlog
 	// dates commits in whole seconds). Queue: read to the start of its
 	// invalidation (waiting for one of the invalidations under way to
-	// finish). Store: the invalidation, until the store acknowledged it
+	// finish; MySQL: of its second invalidation, after the first and the
+	// proof that it is visible). Store: the invalidation, until the store acknowledged it
 	// (with Redis: the script and the other processes' L1
 	// acknowledgements).
 	ArrivalP50, ArrivalP99, ArrivalMax time.Duration

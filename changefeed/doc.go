@@ -31,6 +31,14 @@
 //     key (binlog_row_metadata=FULL) and the schema catalog, read before the
 //     change was written, confirms it (docs/changefeed.md, Row tags); every
 //     other change invalidates its table.
+//   - Invalidated once visible. A commit reaches the stream before other
+//     sessions see it; a transaction is invalidated (again, for MySQL and
+//     MariaDB, which invalidate it at once as well) only once it is
+//     visible, and only then is its position acknowledged and a heartbeat
+//     written past it. PostgreSQL: a snapshot shows it complete. MySQL and
+//     MariaDB (mysql_visible.go): a locking read of a row it changed
+//     returns, or the statements running when it was read have ended
+//     (information_schema.PROCESSLIST, which needs the PROCESS privilege).
 //   - One active watcher per source and namespace: a lease in the store; a
 //     standby waits and takes over when the lease expires.
 //   - A heartbeat in the store, at least every 100 ms while the watcher is

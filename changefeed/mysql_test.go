@@ -270,10 +270,22 @@ func TestMySQLCascades(t *testing.T) {
 		myExec(t, db, "CREATE USER repl@'%'", "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO repl@'%'",
 			"GRANT SELECT ON app.other TO repl@'%'")
 		limited := newMemory(t)
-		start(t, changefeed.Config{Dialect: "mysql", Source: strings.Replace(my.DSN("app"), "root@", "repl@", 1), Store: limited})
+		r := start(t, changefeed.Config{Dialect: "mysql", Source: strings.Replace(my.DSN("app"), "root@", "repl@", 1), Store: limited})
 		eventually(t, 20*time.Second, "first heartbeat", func() bool { return !heartbeat(t, limited).IsZero() })
 		checkWrite(t, limited, []string{other, parent}, nil, func() {
 			myExec(t, db, "INSERT INTO app.other VALUES (1)")
 		})
+		// Without PROCESS, a write to a table without a lockable key cannot
+		// be proved visible (mysql_visible.go): the feed says so, and no
+		// heartbeat passes it.
+		myExec(t, db, "CREATE TABLE app.nokey (v int)")
+		ddl := time.Now()
+		eventually(t, 5*time.Second, "heartbeat after the DDL", func() bool { return heartbeat(t, limited).After(ddl) })
+		myExec(t, db, "INSERT INTO app.nokey VALUES (1)")
+		after := time.Now()
+		eventually(t, 10*time.Second, "an error naming PROCESS", func() bool { return strings.Contains(r.w.Stats().LastError, "PROCESS") })
+		if hb := heartbeat(t, limited); hb.After(after) {
+			t.Errorf("heartbeat %v passed a write it could not prove visible (%v)", hb, after)
+		}
 	})
 }

@@ -57,8 +57,9 @@ failure modes: docs/changefeed.md.`,
 
   # MariaDB/MySQL (log_bin, binlog_format=ROW, binlog_row_metadata=FULL for row
   # tags, else whole tables; the user needs REPLICATION SLAVE,
-  # REPLICATION CLIENT or BINLOG MONITOR, and SELECT on the databases to see
-  # their foreign keys); the position saved is the GTID set when there is one
+  # REPLICATION CLIENT or BINLOG MONITOR, PROCESS to see commits under way,
+  # and SELECT on the databases to see their foreign keys); the position
+  # saved is the GTID set when there is one
   YOKED_STORE=redis://cache:6379 YOKED_NAMESPACE=app \
       yokedcache watch --dialect mysql --source 'repl:secret@tcp(db:3306)/app'
 
