@@ -35,15 +35,16 @@ import (
 //     that row's lock until its commit is visible. A table the schema
 //     catalog no longer has, or whose key columns are gone, was changed by
 //     DDL, which waits for the transaction's metadata lock: it is visible.
-//   - otherwise (a table without such a key, a statement logged as such, a
-//     compressed transaction), or when the lock stays taken for
-//     lockWait (another transaction may hold it now): the transactions
-//     information_schema.INNODB_TRX lists as running a statement, with
-//     rows changed, at least trxCacheAge after the commit was read (the
-//     server refreshes that table at most every 100 ms), are waited for
-//     until gone; one that is committing is among them. This needs the
+//   - otherwise (a table without such a key, one the user may not lock, a
+//     statement logged as such, a compressed transaction), or when the
+//     lock stays taken for lockWait (another transaction may have locked
+//     the row since): the statements running on the server
+//     (information_schema.PROCESSLIST) are waited for until they ended;
+//     a commit not yet visible is one of them (running). This needs the
 //     PROCESS privilege; without it the feed stalls (and says so) rather
-//     than vouch for what it cannot see.
+//     than vouch for what it cannot see. (information_schema.INNODB_TRX
+//     would name the transactions, but the server refreshes it only once
+//     nobody read it for 100 ms, so it can be arbitrarily old.)
 //
 // Transactions not ending in an XID are visible when they reach the
 // binlog: non-transactional tables (MyISAM, Aria) change in place before
@@ -223,7 +224,8 @@ func sqlErrno(err error) uint16 {
 }
 
 // lockRead waits for the row of p to be unlocked. It reports false when
-// it stayed locked for lockWait: its lock may be another transaction's.
+// it stayed locked for lockWait (its lock may be another transaction's),
+// or the user may not lock it.
 func (v *visibility) lockRead(ctx context.Context, p *probe) (bool, error) {
 	tx, err := v.conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -236,8 +238,8 @@ func (v *visibility) lockRead(ctx context.Context, p *probe) (bool, error) {
 		return true, nil
 	}
 	switch sqlErrno(err) {
-	case gomysql.ER_LOCK_WAIT_TIMEOUT:
-		return false, nil
+	case gomysql.ER_LOCK_WAIT_TIMEOUT, gomysql.ER_TABLEACCESS_DENIED_ERROR, gomysql.ER_COLUMNACCESS_DENIED_ERROR:
+		return false, nil // prove it otherwise
 	case gomysql.ER_NO_SUCH_TABLE, gomysql.ER_BAD_FIELD_ERROR:
 		return true, nil // changed by DDL since: the transaction is over
 	}
