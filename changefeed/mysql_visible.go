@@ -267,8 +267,13 @@ func (v *visibility) running(ctx context.Context) error {
 		}
 		v.process = true
 	}
+	// Idle threads, and a replica's threads while they wait for events
+	// (their TIME keeps growing), are in no commit.
 	const q = `SELECT ID, TIME FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()
-		AND COMMAND NOT IN ('Sleep', 'Binlog Dump', 'Binlog Dump GTID', 'Daemon')`
+		AND COMMAND NOT IN ('Sleep', 'Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO')
+		AND COALESCE(STATE, '') NOT LIKE '%has read all relay log%' AND COALESCE(STATE, '') NOT LIKE 'Waiting for work from%'
+		AND COALESCE(STATE, '') NOT LIKE 'Waiting for an event from Coordinator%'
+		AND COALESCE(STATE, '') NOT LIKE 'Waiting for master to send event%' AND COALESCE(STATE, '') NOT LIKE 'Waiting for source to send event%'`
 	var waiting map[int64]int64 // thread: TIME when first seen
 	for first := true; first || len(waiting) > 0; first = false {
 		if !first {
