@@ -497,6 +497,41 @@ func (c *commit) touchRow(table, set, row string) {
 	c.touch(row)
 }
 
+// drain appends to batch what in holds ready, up to maxBatch items, without
+// waiting.
+func drain[T any](in <-chan T, batch []T) []T {
+	for len(batch) < maxBatch {
+		select {
+		case x := <-in:
+			batch = append(batch, x)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// union returns the tags of the transactions of batch that only accepts
+// (all of them when only is nil), and whether any of those invalidates
+// everything or is DDL.
+func union(batch []*commit, only func(*commit) bool) (tags []string, all, ddl bool) {
+	set := map[string]struct{}{}
+	for _, c := range batch {
+		if only != nil && !only(c) {
+			continue
+		}
+		for t := range c.tags {
+			set[t] = struct{}{}
+		}
+		all, ddl = all || c.all, ddl || c.ddl
+	}
+	tags = make([]string, 0, len(set))
+	for t := range set {
+		tags = append(tags, t)
+	}
+	return tags, all, ddl
+}
+
 // maxBatch bounds how many queued transactions one invalidation covers.
 const maxBatch = 4096
 
@@ -561,27 +596,8 @@ func (w *Watcher) applyLoop(ctx context.Context, in <-chan *commit) error {
 				got = true
 			}
 		}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case c := <-in:
-				batch = append(batch, c)
-			default:
-				break drain
-			}
-		}
-		tags := map[string]struct{}{}
-		all, ddl := false, false
-		for _, c := range batch {
-			for t := range c.tags {
-				tags[t] = struct{}{}
-			}
-			all, ddl = all || c.all, ddl || c.ddl
-		}
-		list := make([]string, 0, len(tags))
-		for t := range tags {
-			list = append(list, t)
-		}
+		batch = drain(in, batch)
+		list, all, ddl := union(batch, nil)
 		j := &applyJob{batch: batch, started: time.Now(), done: make(chan struct{})}
 		jobs <- j // never blocks: at most maxInFlight jobs wait in it
 		wg.Go(func() {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -401,31 +402,9 @@ func (v *visibility) first(ctx context.Context, w *Watcher, in <-chan *commit, s
 		case c := <-in:
 			batch = append(batch, c)
 		}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case c := <-in:
-				batch = append(batch, c)
-			default:
-				break drain
-			}
-		}
-		tags := map[string]struct{}{}
-		all, ddl, any := false, false, false
-		for _, c := range batch {
-			if c.unseen {
-				any = true
-				for t := range c.tags {
-					tags[t] = struct{}{}
-				}
-				all, ddl = all || c.all, ddl || c.ddl
-			}
-		}
-		if any {
-			list := make([]string, 0, len(tags))
-			for t := range tags {
-				list = append(list, t)
-			}
+		batch = drain(in, batch)
+		if slices.ContainsFunc(batch, func(c *commit) bool { return c.unseen }) {
+			list, all, ddl := union(batch, func(c *commit) bool { return c.unseen })
 			if err := w.apply(ctx, list, all, ddl); err != nil {
 				return err
 			}

@@ -486,15 +486,7 @@ func gate(ctx context.Context, c *pgconn.PgConn, in <-chan decodedCommit, out ch
 				queue = append(queue, d)
 			}
 		}
-	drain:
-		for len(queue) < maxBatch {
-			select {
-			case d := <-in:
-				queue = append(queue, d)
-			default:
-				break drain
-			}
-		}
+		queue = drain(in, queue)
 		rows, err := query(ctx, c, "SELECT pg_current_snapshot()")
 		if err != nil {
 			return fmt.Errorf("read a snapshot: %w", err)
